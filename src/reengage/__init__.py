@@ -1,0 +1,1 @@
+"""reengage: patient reengagement analytics for outpatient clinics."""

@@ -1,0 +1,83 @@
+"""The FastAPI application: API routers, offline API docs, auth middleware, error handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from reengage.auth.middleware import ApiAuthMiddleware
+from reengage.config import Settings, get_settings
+from reengage.db.engine import make_engine, make_sessionmaker
+from reengage.errors import install_error_handlers
+from reengage.orgs.endpoints import router as orgs_router
+from reengage.records.endpoints import router as records_router
+
+# Declares the Bearer scheme in the OpenAPI document (the "Authorize" button in /docs);
+# the middleware does the actual checking.
+bearer = HTTPBearer(auto_error=False, description="An org API key: rk_<id>_<secret>")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(
+        title="reengage",
+        summary="Patient reengagement analytics for outpatient clinics",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    install_error_handlers(app)
+    for router in (records_router, orgs_router):
+        app.include_router(router, dependencies=[Depends(bearer)])
+    app.add_middleware(ApiAuthMiddleware, sessions=app.state.sessions)
+    _mount_docs(app)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI served from the installed package: the docs work with no internet."""
+    app.mount(
+        "/static/swagger",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="swagger",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="reengage API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/", include_in_schema=False)
+    def home() -> HTMLResponse:
+        return HTMLResponse(_HOME)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+
+_HOME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>reengage</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto;">
+<h1>reengage</h1>
+<p>Patient reengagement analytics for outpatient clinics.</p>
+<ul><li><a href="/docs">API documentation</a> (authorize with an API key)</li></ul>
+</body></html>
+"""

@@ -1,0 +1,42 @@
+"""The audit log: who touched which patients' data, through which route, from where."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from reengage import clock
+from reengage.auth.principal import Principal
+from reengage.models import AuditEntry
+
+# A batch may touch 10,000 patients; past this many ids the count alone is kept.
+AUDIT_MAX_IDS = 1000
+
+
+def record_access(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    action: str,
+    patient_ids: Iterable[str],
+    count: int | None = None,
+) -> None:
+    """Add an audit entry to the request's transaction (committed with it, or not at all)."""
+    ids = sorted(set(patient_ids))
+    route = getattr(request.scope.get("route"), "path", None) or request.url.path
+    session.add(
+        AuditEntry(
+            org_id=principal.org_id,
+            key_id=principal.key_id,
+            role=principal.role,
+            method=request.method,
+            route=route,
+            action=action,
+            patient_ids=ids if len(ids) <= AUDIT_MAX_IDS else [],
+            record_count=len(ids) if count is None else count,
+            client_ip=request.client.host if request.client else None,
+            at=clock.now(),
+        )
+    )

@@ -1,0 +1,50 @@
+"""FastAPI dependencies: the request's session, its principal, and org/role checks.
+
+A key used on another org's path gets exactly what a missing org gets (404), so nobody can
+learn which org ids exist. Only a key of the right org learns that its role falls short (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request
+from sqlalchemy.orm import Session
+
+from reengage.auth.principal import Principal
+
+OrgId = Annotated[str, Path(description="The organization's id, e.g. org_demo")]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def get_principal(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):  # only reachable if the middleware is missing
+        raise HTTPException(401, "missing or invalid API key")
+    return principal
+
+
+def require(permission: str) -> Callable[..., Principal]:
+    """A dependency that admits the principal to ``{org_id}`` for ``permission``."""
+
+    def check(org_id: OrgId, principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if principal.org_id != org_id:
+            raise HTTPException(404, "Not Found")
+        if not principal.may(permission):
+            raise HTTPException(
+                403, f"a '{principal.role}' key may not do this (needs '{permission}' access)"
+            )
+        return principal
+
+    return check
+
+
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -1,0 +1,82 @@
+"""Authentication before anything else reads the request, and one access-log line per request.
+
+Running as ASGI middleware (not a FastAPI dependency) means an unauthenticated request is
+refused with 401 before its body is even parsed: nothing about the API's validation or an
+org's existence can be learnt without a valid key.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reengage.auth.principal import Principal
+from reengage.auth.service import authenticate
+
+log = logging.getLogger("reengage.access")
+
+PROTECTED_PREFIX = "/api/"
+
+
+class ApiAuthMiddleware:
+    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session]) -> None:
+        self.app = app
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        principal = await to_thread.run_sync(self._principal, Headers(scope=scope))
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if principal is None:
+                response = JSONResponse(
+                    {"detail": "missing or invalid API key: send 'Authorization: Bearer <key>'"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send_logged)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+            await self.app(scope, receive, send_logged)
+        finally:
+            _log_access(scope, principal, status["code"], started)
+
+    def _principal(self, headers: Headers) -> Principal | None:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        with self.sessions() as session:
+            principal = authenticate(session, token.strip())
+            session.commit()
+        return principal
+
+
+def _log_access(scope: Scope, principal: Principal | None, status: int, started: float) -> None:
+    """Route template, key id and org only: never a query value or a body."""
+    route: Any = scope.get("route")
+    template = getattr(route, "path", None) or "(unmatched)"
+    log.info(
+        "%s %s status=%d key=%s org=%s ms=%.1f",
+        scope.get("method", "-"),
+        template,
+        status,
+        principal.key_id if principal else "-",
+        principal.org_id if principal else "-",
+        (time.perf_counter() - started) * 1000,
+    )

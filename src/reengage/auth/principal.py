@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What each role may do. ``read_patients``: any response that names patients.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({"analytics", "read_patients", "write", "settings", "keys"}),
+    "staff": frozenset({"analytics", "read_patients", "write"}),
+    "ingest": frozenset({"write"}),
+    "viewer": frozenset({"analytics"}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, its org and its role (never the key itself)."""
+
+    key_id: str
+    org_id: str
+    role: str
+
+    def may(self, permission: str) -> bool:
+        return permission in PERMISSIONS[self.role]

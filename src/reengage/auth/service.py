@@ -1,0 +1,95 @@
+"""Orgs and keys: creating, listing, revoking, and turning a presented key into a Principal."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from reengage import clock
+from reengage.auth import repository
+from reengage.auth.keys import hash_key, new_key
+from reengage.auth.principal import Principal
+from reengage.domain.settings import OrgSettings
+from reengage.domain.vocabulary import ROLES
+from reengage.models import ApiKey, Org
+
+ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+# Recording last use on every request would turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+class AuthError(ValueError):
+    """A refused org or key operation; the message is fit to show the operator."""
+
+
+def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") -> Org:
+    if not ORG_ID_PATTERN.match(org_id):
+        raise AuthError(
+            "org id must be 2-63 characters: lowercase letters, digits, _ and -, "
+            "starting with a letter or digit"
+        )
+    if not name.strip():
+        raise AuthError("org name must not be empty")
+    if repository.get_org(session, org_id) is not None:
+        raise AuthError(f"org '{org_id}' already exists")
+    try:
+        settings = OrgSettings(timezone=timezone)
+    except ValueError:
+        raise AuthError(
+            f"unknown timezone '{timezone}': use an IANA name such as 'Australia/Sydney'"
+        ) from None
+    org = Org(id=org_id, name=name.strip(), settings=settings.model_dump(), created_at=clock.now())
+    repository.add(session, org)
+    session.flush()
+    return org
+
+
+def create_key(
+    session: Session, org_id: str, role: str, label: str | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for the org; the full key is returned once and never stored."""
+    if role not in ROLES:
+        raise AuthError(f"unknown role '{role}': use one of {', '.join(ROLES)}")
+    if repository.get_org(session, org_id) is None:
+        raise AuthError(f"no org '{org_id}'")
+    key_id, key = new_key()
+    row = ApiKey(
+        org_id=org_id,
+        id=key_id,
+        role=role,
+        label=label,
+        key_hash=hash_key(key),
+        created_at=clock.now(),
+    )
+    repository.add(session, row)
+    session.flush()
+    return row, key
+
+
+def revoke_key(session: Session, key_id: str, org_id: str | None = None) -> ApiKey:
+    row = repository.key_by_id(session, key_id, org_id)
+    if row is None:
+        raise AuthError(f"no key '{key_id}'")
+    if row.revoked_at is None:
+        row.revoked_at = clock.now()
+        session.flush()
+    return row
+
+
+def list_keys(session: Session, org_id: str) -> list[ApiKey]:
+    if repository.get_org(session, org_id) is None:
+        raise AuthError(f"no org '{org_id}'")
+    return repository.keys_of_org(session, org_id)
+
+
+def authenticate(session: Session, presented: str) -> Principal | None:
+    """The principal a presented key stands for, or None if it is unknown or revoked."""
+    row = repository.key_by_hash(session, hash_key(presented))
+    if row is None or row.revoked_at is not None:
+        return None
+    now = clock.now()
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        repository.touch_key(session, row.org_id, row.id, now)
+    return Principal(key_id=row.id, org_id=row.org_id, role=row.role)

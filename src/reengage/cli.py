@@ -1,0 +1,148 @@
+"""The ``reengage`` command: serve, db, orgs, keys, demo, quickstart.
+
+Commands that create a key print it as the last line of their output, alone, so scripts can
+take it with ``tail -n 1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reengage.auth import service as auth_service
+from reengage.config import get_settings
+from reengage.db import migrate
+from reengage.db.engine import make_engine, make_sessionmaker
+from reengage.logs import configure as configure_logging
+
+app = typer.Typer(help="reengage: patient reengagement analytics for outpatient clinics.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+orgs_app = typer.Typer(help="Organizations (clinics or clinic groups).", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys. Only hashes are stored: a key is shown once.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(keys_app, name="keys")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    url = get_settings().database_url
+    if not migrate.current_revision_is_head(url):
+        _fail("the database schema is not current: run 'reengage db upgrade' first")
+    return make_sessionmaker(make_engine(url))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database (REENGAGE_DATABASE_URL) to the current schema."""
+    url = get_settings().database_url
+    migrate.upgrade(url)
+    typer.echo("database is at the current schema")
+
+
+@orgs_app.command("create")
+def orgs_create(
+    org_id: Annotated[str, typer.Argument(help="Short id used in API paths, e.g. org_demo")],
+    name: Annotated[str, typer.Option(help="Display name of the clinic or group")],
+    timezone: Annotated[str, typer.Option(help="IANA timezone for calendar days")] = "UTC",
+) -> None:
+    """Create an org and print a new admin key (last line)."""
+    with _sessions()() as session:
+        try:
+            auth_service.create_org(session, org_id, name, timezone)
+            row, key = auth_service.create_key(session, org_id, "admin", "created with the org")
+        except auth_service.AuthError as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(f"created org {org_id} ({timezone}); admin key id {row.id}; the key:")
+    typer.echo(key)
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """List orgs."""
+    from reengage.auth import repository
+
+    with _sessions()() as session:
+        for org in repository.list_orgs(session):
+            typer.echo(f"{org.id}\t{org.name}\t{org.settings.get('timezone', 'UTC')}")
+
+
+@keys_app.command("create")
+def keys_create(
+    org_id: str,
+    role: Annotated[str, typer.Option(help="admin | staff | ingest | viewer")],
+    label: Annotated[str | None, typer.Option(help="What the key is for")] = None,
+) -> None:
+    """Create a key and print it (last line). It cannot be shown again."""
+    with _sessions()() as session:
+        try:
+            row, key = auth_service.create_key(session, org_id, role, label)
+        except auth_service.AuthError as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(f"created {role} key id {row.id} for {org_id}; the key:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(org_id: str) -> None:
+    """List an org's keys: id, role, state, label. Never the keys themselves."""
+    with _sessions()() as session:
+        try:
+            rows = auth_service.list_keys(session, org_id)
+        except auth_service.AuthError as exc:
+            _fail(str(exc))
+        typer.echo("id\trole\tcreated\tstate\tlast used\tlabel")
+        for row in rows:
+            state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+            used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+            typer.echo(
+                f"{row.id}\t{row.role}\t{row.created_at:%Y-%m-%d}\t{state}\t{used}\t{row.label or ''}"
+            )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key by id: it gets 401 from then on."""
+    with _sessions()() as session:
+        try:
+            row = auth_service.revoke_key(session, key_id)
+        except auth_service.AuthError as exc:
+            _fail(str(exc))
+        session.commit()
+    typer.echo(f"revoked key {row.id} ({row.role}, {row.org_id})")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Serve the API and dashboard until stopped."""
+    import uvicorn
+
+    from reengage.app import create_app
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if not migrate.current_revision_is_head(settings.database_url):
+        _fail("the database schema is not current: run 'reengage db upgrade' first")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

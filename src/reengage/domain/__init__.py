@@ -1,0 +1,1 @@
+"""The contract's rules as plain functions: no web framework, no database."""

@@ -1,0 +1,75 @@
+"""An org's settings: the knobs the contract names, their defaults, and what makes them valid."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+
+
+class TierThresholds(BaseModel):
+    """First day count of each tier; ``engaged`` is everything below ``low``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    low: int = Field(7, ge=1, le=3650)
+    medium: int = Field(14, ge=1, le=3650)
+    high: int = Field(30, ge=1, le=3650)
+    critical: int = Field(45, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _strictly_increasing(self) -> TierThresholds:
+        if not self.low < self.medium < self.high < self.critical:
+            raise ValueError("must be strictly increasing: low < medium < high < critical")
+        return self
+
+
+class Benchmarks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    industry_avg_contact_rate: float = Field(55.0, ge=0, le=100, allow_inf_nan=False)
+    industry_avg_conversion: float = Field(68.0, ge=0, le=100, allow_inf_nan=False)
+
+
+class OrgSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = "UTC"
+    tier_thresholds: TierThresholds = TierThresholds()
+    booked_patients_are_engaged: StrictBool = True
+    attribution_window_days: int = Field(14, ge=1, le=365, strict=True)
+    benchmarks: Benchmarks = Benchmarks()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if not is_valid_timezone(value):
+            raise ValueError("must be an IANA timezone name such as 'Australia/Sydney' or 'UTC'")
+        return value
+
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def is_valid_timezone(name: str) -> bool:
+    if name not in available_timezones() and name != "UTC":
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """JSON merge patch (RFC 7396): nested objects merge, ``null`` restores the default."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,11 @@
+"""One module per table; importing this package registers every table on ``Base.metadata``."""
+
+from reengage.models.api_key import ApiKey
+from reengage.models.appointment import Appointment
+from reengage.models.audit import AuditEntry
+from reengage.models.communication import Communication
+from reengage.models.followup import Followup
+from reengage.models.org import Org
+from reengage.models.patient import Patient
+
+__all__ = ["ApiKey", "Appointment", "AuditEntry", "Communication", "Followup", "Org", "Patient"]

@@ -1,0 +1,1 @@
+"""An org's settings and its API keys, over HTTP (admin only)."""

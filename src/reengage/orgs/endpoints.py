@@ -1,0 +1,93 @@
+"""Settings and key management for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Path
+from pydantic import BaseModel, ConfigDict
+
+from reengage.auth import service as auth_service
+from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.principal import Principal
+from reengage.domain.settings import OrgSettings
+from reengage.domain.vocabulary import Role
+from reengage.orgs import service
+
+router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["settings and keys"])
+
+SettingsAdmin = Annotated[Principal, Depends(require("settings"))]
+KeysAdmin = Annotated[Principal, Depends(require("keys"))]
+
+
+@router.get("/settings", response_model=OrgSettings, summary="The org's settings")
+def get_settings(org_id: OrgId, session: SessionDep, _: SettingsAdmin) -> OrgSettings:
+    return service.get_settings(session, org_id)
+
+
+@router.patch(
+    "/settings",
+    response_model=OrgSettings,
+    summary="Change settings (JSON merge patch: send only what changes; null restores a default)",
+)
+def patch_settings(
+    org_id: OrgId,
+    patch: Annotated[dict[str, Any], Body(examples=[{"tier_thresholds": {"low": 10}}])],
+    session: SessionDep,
+    _: SettingsAdmin,
+) -> OrgSettings:
+    updated = service.patch_settings(session, org_id, patch)
+    session.commit()
+    return updated
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    role: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class NewKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    label: str | None = None
+
+
+class NewKeyOut(KeyOut):
+    key: str
+
+
+@router.get("/keys", response_model=list[KeyOut], summary="The org's API keys (never the keys)")
+def list_keys(org_id: OrgId, session: SessionDep, _: KeysAdmin) -> list[Any]:
+    return list(auth_service.list_keys(session, org_id))
+
+
+@router.post(
+    "/keys", response_model=NewKeyOut, status_code=201, summary="Create a key (shown once)"
+)
+def create_key(org_id: OrgId, body: NewKeyIn, session: SessionDep, _: KeysAdmin) -> NewKeyOut:
+    row, key = auth_service.create_key(session, org_id, body.role, body.label)
+    session.commit()
+    return NewKeyOut(**KeyOut.model_validate(row).model_dump(), key=key)
+
+
+@router.delete("/keys/{key_id}", response_model=KeyOut, summary="Revoke a key")
+def revoke_key(
+    org_id: OrgId,
+    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")],
+    session: SessionDep,
+    _: KeysAdmin,
+) -> Any:
+    try:
+        row = auth_service.revoke_key(session, key_id, org_id)
+    except auth_service.AuthError:
+        raise HTTPException(404, f"no key '{key_id}' in this org") from None
+    session.commit()
+    return row

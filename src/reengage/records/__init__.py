@@ -1,0 +1,1 @@
+"""Writing and reading the clinic's records: patients, appointments, communications, followups."""

@@ -1,0 +1,134 @@
+"""Routes for the four record kinds and the batch. Thin: parse, authorize, call, commit, shape.
+
+The per-kind routes are built by one factory so that every kind behaves identically.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from reengage import audit
+from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.principal import Principal
+from reengage.records import service
+from reengage.records.kinds import KINDS, RecordKind
+from reengage.records.schemas import ID_PATTERN, BatchIn, BatchOut, Page
+
+router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["records"])
+
+Writer = Annotated[Principal, Depends(require("write"))]
+Reader = Annotated[Principal, Depends(require("read_patients"))]
+RecordIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="The client-chosen record id")]
+
+
+def _commit(session: Session) -> None:
+    """Commit, turning a lost race between two writers of the same new id into a clean 409."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise HTTPException(409, "a concurrent request wrote the same record; retry") from None
+
+
+def _patient_ids(kind: RecordKind, rows: list[Any]) -> list[str]:
+    return [row.id if kind.name == "patients" else row.patient_id for row in rows]
+
+
+def _add_kind_routes(kind: RecordKind) -> None:
+    schema: Any = kind.schema
+    out: Any = kind.out
+
+    def put_record(
+        org_id: OrgId,
+        record_id: RecordIdPath,
+        body: schema,
+        request: Request,
+        response: Response,
+        session: SessionDep,
+        principal: Writer,
+    ) -> Any:
+        created = service.upsert_one(session, org_id, kind, record_id, body)
+        row = service.get_record(session, org_id, kind, record_id)
+        audit.record_access(session, request, principal, "write", _patient_ids(kind, [row]))
+        _commit(session)
+        response.status_code = 201 if created else 200
+        return out.model_validate(row)
+
+    def get_record(
+        org_id: OrgId,
+        record_id: RecordIdPath,
+        request: Request,
+        session: SessionDep,
+        principal: Reader,
+    ) -> Any:
+        row = service.get_record(session, org_id, kind, record_id)
+        if row is None:
+            raise HTTPException(404, f"no {kind.singular} '{record_id}' in this org")
+        audit.record_access(session, request, principal, "read", _patient_ids(kind, [row]))
+        session.commit()
+        return out.model_validate(row)
+
+    def list_records(
+        org_id: OrgId,
+        request: Request,
+        session: SessionDep,
+        principal: Reader,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        patient_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    ) -> Page:
+        if patient_id is not None and not kind.references_patient:
+            raise HTTPException(422, "patient_id filters appointments, communications, followups")
+        rows, total = service.list_records(session, org_id, kind, limit, offset, patient_id)
+        audit.record_access(session, request, principal, "read", _patient_ids(kind, rows))
+        session.commit()
+        items = [out.model_validate(row).model_dump(mode="json") for row in rows]
+        return Page(items=items, total=total, limit=limit, offset=offset)
+
+    path = f"/{kind.name}/{{record_id}}"
+    router.add_api_route(
+        path,
+        put_record,
+        methods=["PUT"],
+        response_model=out,
+        status_code=200,
+        summary=f"Create or update a {kind.singular}",
+        responses={201: {"description": "Created", "model": out}},
+        name=f"put_{kind.singular}",
+    )
+    router.add_api_route(
+        path,
+        get_record,
+        methods=["GET"],
+        response_model=out,
+        summary=f"Read one {kind.singular}",
+        name=f"get_{kind.singular}",
+    )
+    router.add_api_route(
+        f"/{kind.name}",
+        list_records,
+        methods=["GET"],
+        response_model=Page,
+        summary=f"List {kind.name}, ordered by id",
+        name=f"list_{kind.name}",
+    )
+
+
+for _kind in KINDS:
+    _add_kind_routes(_kind)
+
+
+@router.post("/batch", response_model=BatchOut, summary="Upsert up to 10,000 records, all or nothing")
+def post_batch(
+    org_id: OrgId, body: BatchIn, request: Request, session: SessionDep, principal: Writer
+) -> BatchOut:
+    records = {kind.name: getattr(body, kind.name) for kind in KINDS}
+    result = service.upsert_batch(session, org_id, records)
+    audit.record_access(
+        session, request, principal, "write", result.touched_patient_ids,
+        count=sum(len(items) for items in records.values()),
+    )
+    _commit(session)
+    return BatchOut(**result.counts)
