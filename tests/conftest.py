@@ -23,9 +23,7 @@ from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from tests.factories import OrgFixture, make_org
 
-PG_ADMIN_URL = os.environ.get(
-    "REENGAGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_ADMIN_URL = os.environ.get("REENGAGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DATABASES = [
     name.strip()
     for name in os.environ.get("REENGAGE_TEST_DATABASES", "sqlite,postgresql").split(",")
@@ -39,7 +37,9 @@ def _pg_url(dbname: str) -> str:
 
 
 @pytest.fixture(scope="session", params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "reengage.db"
         url = f"sqlite:///{path}"

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.config import Settings, get_settings
 from reengage.db.engine import make_engine, make_sessionmaker
-from reengage.errors import install_error_handlers
+from reengage.errors import UnexpectedErrorMiddleware, install_error_handlers
+from reengage.limits import BodyLimitMiddleware
 from reengage.orgs.endpoints import router as orgs_router
 from reengage.records.endpoints import router as records_router
 
@@ -39,7 +40,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     for router in (records_router, orgs_router):
         app.include_router(router, dependencies=[Depends(bearer)])
+    # Added last runs first: authentication, then the body cap, then the app.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiAuthMiddleware, sessions=app.state.sessions)
+    # Outermost of ours: any unexpected error, even in the two above, becomes a 500 with an
+    # error id and goes no further (the server would log its message, which may hold PHI).
+    app.add_middleware(UnexpectedErrorMiddleware)
     _mount_docs(app)
     return app
 

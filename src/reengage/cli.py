@@ -6,13 +6,10 @@ take it with ``tail -n 1``.
 
 from __future__ import annotations
 
-import os
-import sys
-from datetime import datetime
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy.orm import Session, sessionmaker
 
 from reengage.auth import service as auth_service
 from reengage.config import get_settings
@@ -20,21 +17,25 @@ from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.logs import configure as configure_logging
 
-app = typer.Typer(help="reengage: patient reengagement analytics for outpatient clinics.", no_args_is_help=True)
+app = typer.Typer(
+    help="reengage: patient reengagement analytics for outpatient clinics.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 orgs_app = typer.Typer(help="Organizations (clinics or clinic groups).", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys. Only hashes are stored: a key is shown once.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys. Only hashes are stored: a key is shown once.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(keys_app, name="keys")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=1)
 
 
-def _sessions():  # type: ignore[no-untyped-def]
+def _sessions() -> sessionmaker[Session]:
     url = get_settings().database_url
     if not migrate.current_revision_is_head(url):
         _fail("the database schema is not current: run 'reengage db upgrade' first")
@@ -106,9 +107,8 @@ def keys_list(org_id: str) -> None:
         for row in rows:
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
             used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
-            typer.echo(
-                f"{row.id}\t{row.role}\t{row.created_at:%Y-%m-%d}\t{state}\t{used}\t{row.label or ''}"
-            )
+            created = f"{row.created_at:%Y-%m-%d}"
+            typer.echo("\t".join((row.id, row.role, created, state, used, row.label or "")))
 
 
 @keys_app.command("revoke")
@@ -138,6 +138,33 @@ def serve(
     if not migrate.current_revision_is_head(settings.database_url):
         _fail("the database schema is not current: run 'reengage db upgrade' first")
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def quickstart(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+) -> None:
+    """Migrate, load a demo clinic on first run, print a key and the URL, then serve."""
+    from reengage.quickstart import DEMO_ORG, prepare
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    key = prepare(settings.database_url)
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"\nreengage is starting at {base}/  (API docs: {base}/docs)\n"
+        f"demo org: {DEMO_ORG}\n"
+        f"try:  curl -H 'Authorization: Bearer {key}' \\\n"
+        f"        {base}/api/v1/orgs/{DEMO_ORG}/patients?limit=2\n"
+        f"admin key (also in .reengage/demo-admin-key):\n{key}\n"
+    )
+    serve(host=host, port=port)
+
+
+from reengage.demo.command import demo as demo_command  # noqa: E402
+
+app.command("demo")(demo_command)
 
 
 def main() -> None:

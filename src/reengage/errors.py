@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("reengage.errors")
 
@@ -58,15 +59,18 @@ def problem_dict(loc: Sequence[str | int], reason: str, type_: str) -> dict[str,
     return {"field": field_name(loc), "reason": reason, "loc": list(loc), "type": type_}
 
 
-def problems_from_pydantic(
-    errors: Sequence[Any], prefix: Loc = ()
-) -> list[dict[str, Any]]:
+def problems_from_pydantic(errors: Sequence[Any], prefix: Loc = ()) -> list[dict[str, Any]]:
     out = []
     for err in errors:
         loc = prefix + tuple(err.get("loc", ()))
         reason = str(err.get("msg", "invalid value"))
         reason = reason.removeprefix("Value error, ")
-        out.append(problem_dict(loc, reason, str(err.get("type", "invalid"))))
+        type_ = str(err.get("type", "invalid"))
+        problem = problem_dict(loc, reason, type_)
+        if type_ == "json_invalid":
+            # Its loc is ("body", character position): the field is the body as a whole.
+            problem["field"] = "body"
+        out.append(problem)
     return out
 
 
@@ -95,21 +99,62 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        error_id = uuid.uuid4().hex[:12]
-        # The exception's type and stack only: its message may quote submitted values.
-        log.error(
-            "unhandled error id=%s route=%s type=%s\n%s",
-            error_id,
-            _route_template(request),
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        return JSONResponse(
-            status_code=500,
-            content={"detail": f"internal error; quote error id {error_id} when reporting it"},
-        )
+        # Only reached by an error outside UnexpectedErrorMiddleware; Starlette re-raises it.
+        return internal_error_response(log_unexpected(request.scope, exc))
 
 
-def _route_template(request: Request) -> str:
-    route = request.scope.get("route")
+class UnexpectedErrorMiddleware:
+    """Answer any unhandled exception with a 500 that carries an error id, and end it there.
+
+    Starlette's handler for ``Exception`` answers and then re-raises, so that the server logs
+    the exception, and uvicorn logs its message, which may quote patient data (a name in a
+    ``ValueError``, a value in a driver error). This middleware logs the type and stack only,
+    under an id the client can quote, and lets nothing reach the server.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            error_id = log_unexpected(scope, exc)
+            if not started:  # else the client sees a cut-off response; nothing more to send
+                await internal_error_response(error_id)(scope, receive, send)
+
+
+def log_unexpected(scope: Scope, exc: BaseException) -> str:
+    """Log an unexpected error by type and stack (never its message); returns its error id."""
+    error_id = uuid.uuid4().hex[:12]
+    log.error(
+        "unhandled error id=%s route=%s type=%s\n%s",
+        error_id,
+        _route_template(scope),
+        type(exc).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    return error_id
+
+
+def internal_error_response(error_id: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=500,
+        content={"detail": f"internal error; quote error id {error_id} when reporting it"},
+    )
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
     return str(getattr(route, "path", "")) or "-"

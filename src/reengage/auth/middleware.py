@@ -8,6 +8,7 @@ org's existence can be learnt without a valid key.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -23,6 +24,8 @@ from reengage.auth.service import authenticate
 log = logging.getLogger("reengage.access")
 
 PROTECTED_PREFIX = "/api/"
+# Every org-scoped route lives under one of these; the segment after it is the org id.
+ORG_PATH = re.compile(r"^/api/v1/(?:orgs|reengagement)/([^/]+)")
 
 
 class ApiAuthMiddleware:
@@ -52,6 +55,13 @@ class ApiAuthMiddleware:
                 )
                 await response(scope, receive, send_logged)
                 return
+            if _foreign_org(scope["path"], principal):
+                # Before the body is parsed: another org's path must look exactly like a
+                # missing one, whatever the request carries.
+                await JSONResponse({"detail": "Not Found"}, status_code=404)(
+                    scope, receive, send_logged
+                )
+                return
             scope.setdefault("state", {})["principal"] = principal
             await self.app(scope, receive, send_logged)
         finally:
@@ -65,6 +75,11 @@ class ApiAuthMiddleware:
             principal = authenticate(session, token.strip())
             session.commit()
         return principal
+
+
+def _foreign_org(path: str, principal: Principal) -> bool:
+    match = ORG_PATH.match(path)
+    return match is not None and match.group(1) != principal.org_id
 
 
 def _log_access(scope: Scope, principal: Principal | None, status: int, started: float) -> None:

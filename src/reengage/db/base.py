@@ -1,4 +1,5 @@
-"""Declarative base with a constraint naming convention, so migrations are stable on both databases."""
+"""Declarative base with a constraint naming convention, so migrations are stable on both
+databases."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
     def __repr__(self) -> str:
-        """Ids only: a model's repr may end up in a log or an error report, patient data must not."""
-        keys = [c.key for c in self.__mapper__.primary_key]
+        """Ids only: a repr may end up in a log or an error report; patient data must not."""
+        keys = [str(c.key) for c in self.__mapper__.primary_key]
         ids = ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
         return f"<{type(self).__name__} {ids}>"

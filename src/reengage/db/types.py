@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -32,3 +32,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
+
+
+# Record ids sort byte-wise on both databases: PostgreSQL's default collation would order
+# "a-2" and "a10" by locale rules and make pages differ from SQLite's.
+RecordId = String(128).with_variant(String(128, collation="C"), "postgresql")

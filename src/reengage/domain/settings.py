@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -26,7 +27,10 @@ class TierThresholds(BaseModel):
 
 
 class Benchmarks(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Percentages. Strict, like the other settings: ``"70"`` or ``true`` is a client's mistake
+    to refuse, not a number to guess (an int such as ``70`` is still a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     industry_avg_contact_rate: float = Field(55.0, ge=0, le=100, allow_inf_nan=False)
     industry_avg_conversion: float = Field(68.0, ge=0, le=100, allow_inf_nan=False)
@@ -52,8 +56,14 @@ class OrgSettings(BaseModel):
         return ZoneInfo(self.timezone)
 
 
+@lru_cache(maxsize=1)
+def _known_timezones() -> frozenset[str]:
+    """Scanning the timezone database takes milliseconds: do it once per process."""
+    return frozenset(available_timezones()) | {"UTC"}
+
+
 def is_valid_timezone(name: str) -> bool:
-    if name not in available_timezones() and name != "UTC":
+    if name not in _known_timezones():
         return False
     try:
         ZoneInfo(name)

@@ -6,15 +6,15 @@ from sqlalchemy import ForeignKeyConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
-from reengage.db.types import UTCDateTime
+from reengage.db.types import RecordId, UTCDateTime
 
 
 class Followup(Base):
     __tablename__ = "followups"
 
     org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    patient_id: Mapped[str] = mapped_column(String(128))
+    id: Mapped[str] = mapped_column(RecordId, primary_key=True)
+    patient_id: Mapped[str] = mapped_column(RecordId)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)

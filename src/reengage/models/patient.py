@@ -6,14 +6,14 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
-from reengage.db.types import UTCDateTime
+from reengage.db.types import RecordId, UTCDateTime
 
 
 class Patient(Base):
     __tablename__ = "patients"
 
     org_id: Mapped[str] = mapped_column(String(64), ForeignKey("orgs.id"), primary_key=True)
-    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    id: Mapped[str] = mapped_column(RecordId, primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     phone: Mapped[str | None] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(320))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from reengage import audit
 from reengage.auth.dependencies import OrgId, SessionDep, require
 from reengage.auth.principal import Principal
+from reengage.errors import Problem, RecordValidationError
 from reengage.records import service
 from reengage.records.kinds import KINDS, RecordKind
 from reengage.records.schemas import ID_PATTERN, BatchIn, BatchOut, Page
@@ -21,6 +22,9 @@ router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["records"])
 Writer = Annotated[Principal, Depends(require("write"))]
 Reader = Annotated[Principal, Depends(require("read_patients"))]
 RecordIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="The client-chosen record id")]
+# Far past any org's size, and well inside the databases' 64-bit OFFSET (an unbounded one
+# made a 500 of ?offset=100000000000000000000).
+MAX_OFFSET = 1_000_000_000
 
 
 def _commit(session: Session) -> None:
@@ -76,11 +80,20 @@ def _add_kind_routes(kind: RecordKind) -> None:
         session: SessionDep,
         principal: Reader,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         patient_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     ) -> Page:
         if patient_id is not None and not kind.references_patient:
-            raise HTTPException(422, "patient_id filters appointments, communications, followups")
+            # The same shape as every other 422, so a client can read every refusal one way.
+            raise RecordValidationError(
+                [
+                    Problem(
+                        ("query", "patient_id"),
+                        "filters appointments, communications and followups, not patients",
+                        "not_a_filter",
+                    )
+                ]
+            )
         rows, total = service.list_records(session, org_id, kind, limit, offset, patient_id)
         audit.record_access(session, request, principal, "read", _patient_ids(kind, rows))
         session.commit()
@@ -120,14 +133,20 @@ for _kind in KINDS:
     _add_kind_routes(_kind)
 
 
-@router.post("/batch", response_model=BatchOut, summary="Upsert up to 10,000 records, all or nothing")
+@router.post(
+    "/batch", response_model=BatchOut, summary="Upsert up to 10,000 records, all or nothing"
+)
 def post_batch(
     org_id: OrgId, body: BatchIn, request: Request, session: SessionDep, principal: Writer
 ) -> BatchOut:
     records = {kind.name: getattr(body, kind.name) for kind in KINDS}
     result = service.upsert_batch(session, org_id, records)
     audit.record_access(
-        session, request, principal, "write", result.touched_patient_ids,
+        session,
+        request,
+        principal,
+        "write",
+        result.touched_patient_ids,
         count=sum(len(items) for items in records.values()),
     )
     _commit(session)

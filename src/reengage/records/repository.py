@@ -42,6 +42,10 @@ def existing_patient_ids(session: Session, org_id: str, ids: Sequence[str]) -> s
     return found
 
 
+def count_patients(session: Session, org_id: str) -> int:
+    return session.scalar(select(func.count()).where(Patient.org_id == org_id)) or 0
+
+
 def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
     if rows:
         session.execute(insert(model), rows)

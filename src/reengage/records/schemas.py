@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -40,6 +40,12 @@ def _timestamp(value: Any) -> datetime:
         raise ValueError(
             "needs a UTC offset (e.g. +10:00 or Z): without one the instant is ambiguous"
         )
+    try:
+        # Stored in UTC: an instant at the very edge of the calendar (year 1 with a positive
+        # offset, year 9999 with a negative one) has no UTC form and would fail at write time.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range: its UTC instant falls outside years 1-9999") from None
     return parsed
 
 
@@ -55,23 +61,35 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+# The patterns are checked with ``fullmatch``: with ``match``, ``$`` also matches before a
+# trailing newline, so "+61412345678\n" or "p1\n" would pass.
 def _record_id(value: Any) -> Any:
-    if isinstance(value, str) and not re.match(ID_PATTERN, value):
+    if isinstance(value, str) and not re.fullmatch(ID_PATTERN, value):
         raise ValueError(f"must be {ID_RULE}")
     return value
 
 
-def _phone(value: str | None) -> str | None:
-    if value is not None and not E164.match(value):
+def _phone(value: str) -> str:
+    if not E164.fullmatch(value):
         raise ValueError(
             "must be an E.164 phone number: '+', country code and number, e.g. +61412345678"
         )
     return value
 
 
-def _email(value: str | None) -> str | None:
-    if value is not None and not EMAIL.match(value):
+def _email(value: str) -> str:
+    if not EMAIL.fullmatch(value):
         raise ValueError("must be an email address such as name@example.com")
+    return value
+
+
+def _storable(value: str) -> str:
+    """Refuse NUL, which PostgreSQL text cannot hold: a 422 here rather than a 500 at write time.
+
+    (Unpaired surrogates, the other unstorable text, are already refused by pydantic.)
+    """
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL control character (\\u0000)")
     return value
 
 
@@ -84,31 +102,48 @@ def _unique(values: list[str]) -> list[str]:
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_optional_timestamp)]
 RecordId = Annotated[str, BeforeValidator(_record_id)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_storable)
+]
 OptionalShortText = Annotated[ShortText | None, BeforeValidator(_blank_to_none)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_storable)
+]
 OptionalLongText = Annotated[LongText | None, BeforeValidator(_blank_to_none)]
 ChannelList = Annotated[list[Channel], AfterValidator(_unique)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
+    AfterValidator(_storable),
+]
+# The constraints sit inside the ``| None``: on the union they would also run on None (and
+# fail with a TypeError, a 500, for a patient sent with no email).
+Phone = Annotated[Annotated[str, AfterValidator(_phone)] | None, BeforeValidator(_blank_to_none)]
+Email = Annotated[
+    Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=320),
+        AfterValidator(_email),
+        AfterValidator(_storable),
+    ]
+    | None,
+    BeforeValidator(_blank_to_none),
+]
 
 
 class Record(BaseModel):
     """Every record: unknown fields are refused (a typo must not silently drop data)."""
 
-    model_config = ConfigDict(extra="forbid", str_strict=True)
+    model_config = ConfigDict(extra="forbid")
 
     # Optional in a PUT body, where the path names it; required in a batch.
     id: RecordId | None = None
 
 
 class PatientIn(Record):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-    phone: Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_phone)] = None
-    email: Annotated[
-        str | None,
-        BeforeValidator(_blank_to_none),
-        StringConstraints(strip_whitespace=True, max_length=320),
-        AfterValidator(_email),
-    ] = None
+    name: Name
+    phone: Phone = None
+    email: Email = None
     status: PatientStatus
     registered_at: OptionalTimestamp = None
     communication_preferences: ChannelList = Field(default_factory=list)

@@ -33,7 +33,11 @@ def upsert_one(
     """Create or update one record named by the path; True when it was created."""
     if record.id is not None and record.id != record_id:
         raise RecordValidationError(
-            [Problem(("body", "id"), f"must match the id in the path ('{record_id}')", "id_mismatch")]
+            [
+                Problem(
+                    ("body", "id"), f"must match the id in the path ('{record_id}')", "id_mismatch"
+                )
+            ]
         )
     record = record.model_copy(update={"id": record_id})
     result = upsert_records(session, org_id, {kind.name: [record]}, loc_prefix=lambda *_: ("body",))
@@ -97,7 +101,13 @@ def _problems(
             if record.id is None:
                 add(kind.name, index, "id", "is required in a batch", "missing")
             elif record.id in seen:
-                add(kind.name, index, "id", f"appears twice in this batch's {kind.name}", "duplicate")
+                add(
+                    kind.name,
+                    index,
+                    "id",
+                    f"appears twice in this batch's {kind.name}",
+                    "duplicate",
+                )
             else:
                 seen.add(record.id)
 

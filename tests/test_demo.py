@@ -1,0 +1,433 @@
+"""The demo clinic: reproducible, valid by the API's own rules, believable, and loadable.
+
+The generator tests run once on a few thousand patients; the loader and CLI tests run on
+every test database with small clinics, so the suite stays quick.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from reengage.auth import service as auth_service
+from reengage.cli import app as cli_app
+from reengage.config import get_settings
+from reengage.db.engine import make_sessionmaker
+from reengage.demo import DemoError, PatientHistory, generator, load_demo, loader
+from reengage.demo.generator import HISTORY_DAYS, Row, rows
+from reengage.domain.records import communication_problems
+from reengage.models import Appointment, Communication, Followup, Org, Patient
+from reengage.records.schemas import AppointmentIn, CommunicationIn, FollowupIn, PatientIn
+from tests.factories import OrgFixture
+
+AS_OF = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+TIMEZONE = "Australia/Sydney"
+MODELS: dict[str, Any] = {
+    "patients": Patient,
+    "appointments": Appointment,
+    "communications": Communication,
+    "followups": Followup,
+}
+SCHEMAS: dict[str, Any] = {
+    "patients": PatientIn,
+    "appointments": AppointmentIn,
+    "communications": CommunicationIn,
+    "followups": FollowupIn,
+}
+SERVER_COLUMNS = ("org_id", "received_at", "updated_at")
+TIMESTAMPS = {
+    "patients": ("registered_at", "received_at", "updated_at"),
+    "appointments": ("starts_at", "booked_at", "received_at", "updated_at"),
+    "communications": (
+        "sent_at",
+        "delivered_at",
+        "opened_at",
+        "responded_at",
+        "connected_at",
+        "failed_at",
+        "received_at",
+        "updated_at",
+    ),
+    "followups": ("due_at", "completed_at", "received_at", "updated_at"),
+}
+
+
+@pytest.fixture(scope="module")
+def clinic() -> dict[str, list[Row]]:
+    return rows("org_demo", 3000, 11, AS_OF, TIMEZONE)
+
+
+def _share(part: int, whole: int) -> float:
+    assert whole > 0
+    return 100 * part / whole
+
+
+# -- generation ----------------------------------------------------------------------------
+
+
+def test_same_seed_and_as_of_give_identical_rows_and_another_seed_does_not() -> None:
+    first = rows("org_demo", 300, 5, AS_OF, TIMEZONE)
+    assert first == rows("org_demo", 300, 5, AS_OF, TIMEZONE)
+    other = rows("org_demo", 300, 6, AS_OF, TIMEZONE)
+    assert [p["name"] for p in other["patients"]] != [p["name"] for p in first["patients"]]
+    assert other["appointments"] != first["appointments"]
+    later = rows("org_demo", 300, 5, AS_OF + timedelta(days=30), TIMEZONE)
+    assert later["appointments"] != first["appointments"]
+
+
+def test_rows_hold_exactly_the_model_columns_with_utc_datetimes(
+    clinic: dict[str, list[Row]],
+) -> None:
+    for kind, model in MODELS.items():
+        columns = set(model.__table__.columns.keys())
+        assert clinic[kind], kind
+        for row in clinic[kind]:
+            assert set(row) == columns
+            assert row["org_id"] == "org_demo"
+            for name in TIMESTAMPS[kind]:
+                value = row[name]
+                assert value is None or value.utcoffset() == timedelta(0), (kind, name)
+
+
+def test_every_record_passes_the_api_validation_unchanged(clinic: dict[str, list[Row]]) -> None:
+    patient_ids = {p["id"] for p in clinic["patients"]}
+    for kind, schema in SCHEMAS.items():
+        ids = [row["id"] for row in clinic[kind]]
+        assert len(ids) == len(set(ids)), f"duplicate {kind} ids"
+        for row in clinic[kind]:
+            record = {k: v for k, v in row.items() if k not in SERVER_COLUMNS}
+            # Validated as the API would, and nothing altered by it (no stripping, no coercion).
+            assert schema.model_validate(record).model_dump() == record
+            if kind != "patients":
+                assert row["patient_id"] in patient_ids
+    for c in clinic["communications"]:
+        assert (
+            communication_problems(
+                c["channel"], c["direction"], c["sent_at"], c, c["failure_reason"]
+            )
+            == []
+        )
+
+
+def test_nothing_happens_after_as_of_except_appointments_booked_before_it(
+    clinic: dict[str, list[Row]],
+) -> None:
+    for kind, names in TIMESTAMPS.items():
+        for row in clinic[kind]:
+            for name in names:
+                if kind == "appointments" and name == "starts_at":
+                    continue
+                value = row[name]
+                assert value is None or value <= AS_OF, (kind, row["id"], name)
+            assert row["received_at"] <= row["updated_at"]
+    scheduled = [a for a in clinic["appointments"] if a["status"] == "scheduled"]
+    assert scheduled
+    for a in clinic["appointments"]:
+        assert (a["starts_at"] > AS_OF) == (a["status"] == "scheduled"), a["id"]
+        if a["booked_at"] is not None:
+            assert a["booked_at"] < a["starts_at"]
+    assert all(a["booked_at"] is not None for a in scheduled)
+
+
+def test_outcome_rates_land_in_the_published_ranges(clinic: dict[str, list[Row]]) -> None:
+    past = [a for a in clinic["appointments"] if a["starts_at"] <= AS_OF]
+    statuses = Counter(a["status"] for a in past)
+    assert 7 <= _share(statuses["no_show"], len(past)) <= 13
+    assert 1 <= _share(statuses["late_cancelled"], len(past)) <= 6
+    assert 2 <= _share(statuses["cancelled"], len(past)) <= 10
+
+    out = [c for c in clinic["communications"] if c["direction"] == "outbound"]
+    sms = [c for c in out if c["channel"] == "sms"]
+    email = [c for c in out if c["channel"] == "email"]
+    phone = [c for c in out if c["channel"] == "phone"]
+    # The contract's own definitions of each channel's rate.
+    delivered = [c for c in sms if c["delivered_at"] or c["responded_at"]]
+    assert 40 <= _share(sum(bool(c["responded_at"]) for c in delivered), len(delivered)) <= 60
+    opened = [c for c in email if c["opened_at"] or c["responded_at"]]
+    assert 20 <= _share(sum(bool(c["responded_at"]) for c in opened), len(opened)) <= 35
+    assert 35 <= _share(len(opened), len(email)) <= 75
+    assert 20 <= _share(sum(bool(c["connected_at"]) for c in phone), len(phone)) <= 35
+    for channel in (sms, email, phone):
+        failed = [c for c in channel if c["failed_at"]]
+        assert 1 <= _share(len(failed), len(channel)) <= 10
+        assert all(c["failure_reason"] for c in failed)
+        assert all(c["failure_reason"] is None for c in channel if c["failed_at"] is None)
+
+
+def test_outreach_never_uses_an_opted_out_or_unreachable_channel(
+    clinic: dict[str, list[Row]],
+) -> None:
+    patients = {p["id"]: p for p in clinic["patients"]}
+    opted = Counter(channel for p in patients.values() for channel in p["opt_outs"])
+    assert opted["sms"] > 0 and opted["email"] > 0 and opted["phone"] > 0
+    assert any(p["email"] is None for p in patients.values())
+    assert any(p["phone"] is None for p in patients.values())
+    for p in patients.values():
+        assert not set(p["communication_preferences"]) & set(p["opt_outs"])
+    outbound = [c for c in clinic["communications"] if c["direction"] == "outbound"]
+    assert outbound
+    for c in outbound:
+        p = patients[c["patient_id"]]
+        assert c["channel"] not in p["opt_outs"], c["id"]
+        assert p["email" if c["channel"] == "email" else "phone"] is not None, c["id"]
+
+
+def test_the_clinic_tells_a_believable_story(clinic: dict[str, list[Row]]) -> None:
+    patients = clinic["patients"]
+    statuses = Counter(p["status"] for p in patients)
+    assert set(statuses) == {"active", "discharged", "inactive", "deceased"}
+    assert 0 < _share(statuses["deceased"], len(patients)) < 1
+    assert 25 <= _share(statuses["active"], len(patients)) <= 50
+    window_start = AS_OF - timedelta(days=HISTORY_DAYS)
+    registered = [p["registered_at"] for p in patients if p["registered_at"] is not None]
+    assert 20 <= _share(sum(r < window_start for r in registered), len(registered)) <= 60
+    assert registered and max(registered) > AS_OF - timedelta(days=30)
+
+    by_patient: dict[str, list[Row]] = defaultdict(list)
+    for a in clinic["appointments"]:
+        by_patient[a["patient_id"]].append(a)
+    # Courses of weekly-ish sessions, booked days to weeks ahead.
+    gaps = []
+    for appointments in by_patient.values():
+        done = sorted(a["starts_at"] for a in appointments if a["status"] == "completed")
+        gaps += [(b - a).days for a, b in itertools.pairwise(done)]
+    assert 5 <= statistics.median(gaps) <= 10
+    leads = [
+        (a["starts_at"] - a["booked_at"]).days for a in clinic["appointments"] if a["booked_at"]
+    ]
+    assert 3 <= statistics.median(leads) <= 21
+    with_future = {a["patient_id"] for a in clinic["appointments"] if a["status"] == "scheduled"}
+    assert 5 <= _share(len(with_future), len(patients)) <= 30
+    status_of = {p["id"]: p["status"] for p in patients}
+    assert {status_of[pid] for pid in with_future} == {"active"}
+
+    # Outreach goes mostly to patients who have not been in for a fortnight or more.
+    last_visit: dict[str, list[datetime]] = defaultdict(list)
+    for a in clinic["appointments"]:
+        if a["status"] == "completed":
+            last_visit[a["patient_id"]].append(a["starts_at"])
+    outbound = [c for c in clinic["communications"] if c["direction"] == "outbound"]
+    lapsed = 0
+    for c in outbound:
+        before = [t for t in last_visit[c["patient_id"]] if t < c["sent_at"]]
+        if not before or c["sent_at"] - max(before) >= timedelta(days=14):
+            lapsed += 1
+    assert _share(lapsed, len(outbound)) >= 75
+    # A successful contact is often followed by a booking within 14 days.
+    successes = [(c["patient_id"], c["responded_at"] or c["connected_at"]) for c in outbound]
+    successes = [(pid, at) for pid, at in successes if at is not None]
+    converted = sum(
+        any(
+            a["booked_at"] is not None and at < a["booked_at"] <= at + timedelta(days=14)
+            for a in by_patient[pid]
+        )
+        for pid, at in successes
+    )
+    assert 50 <= _share(converted, len(successes)) <= 85
+    assert any(c["direction"] == "inbound" for c in clinic["communications"])
+
+    followups = clinic["followups"]
+    done = [f for f in followups if f["completed_at"] is not None]
+    assert 40 <= _share(len(done), len(followups)) <= 90
+    assert any(f["completed_at"] is None and f["due_at"] < AS_OF for f in followups)
+
+
+def test_contact_details_are_fake_and_well_formed(clinic: dict[str, list[Row]]) -> None:
+    for p in clinic["patients"]:
+        assert p["phone"] is None or re.fullmatch(r"\+614\d{8}", p["phone"])
+        assert p["email"] is None or re.fullmatch(r"[a-z0-9.]+@example\.(com|org|net)", p["email"])
+
+
+def test_appointments_fall_in_the_clinics_local_opening_hours(
+    clinic: dict[str, list[Row]],
+) -> None:
+    zone = ZoneInfo(TIMEZONE)
+    for a in clinic["appointments"]:
+        local = a["starts_at"].astimezone(zone)
+        assert local.weekday() != 6, a["id"]
+        assert 7 <= local.hour < 20, a["id"]
+        if local.weekday() == 5:
+            assert local.hour < 13, a["id"]
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _count(session: Session, model: Any, org_id: str) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(model).where(model.org_id == org_id)) or 0
+    )
+
+
+def _counts(session: Session, org_id: str) -> dict[str, int]:
+    return {kind: _count(session, model, org_id) for kind, model in MODELS.items()}
+
+
+def test_load_writes_exactly_the_generated_rows(
+    engine: Engine, org: OrgFixture, session: Session
+) -> None:
+    calls: list[tuple[str, int, int]] = []
+    summary = load_demo(engine, org.id, 150, 3, AS_OF, progress=lambda *args: calls.append(args))
+    expected = rows(org.id, 150, 3, AS_OF, "UTC")  # the fixture org's timezone
+    counts = {kind: len(items) for kind, items in expected.items()}
+    assert counts == {
+        "patients": summary.patients,
+        "appointments": summary.appointments,
+        "communications": summary.communications,
+        "followups": summary.followups,
+    }
+    assert _counts(session, org.id) == counts
+    assert summary.patients == 150 and summary.seconds > 0
+    assert calls[-1] == ("patients", 150, 150)
+
+    for kind, model in MODELS.items():
+        items = expected[kind]
+        # A spread of rows, including ones with every optional value present.
+        sample = items[:: max(1, len(items) // 25)]
+        sample += [r for r in items if all(v is not None and v != [] for v in r.values())][:5]
+        for row in sample:
+            stored = session.get(model, (org.id, row["id"]))
+            assert stored is not None
+            assert {name: getattr(stored, name) for name in row} == row, (kind, row["id"])
+
+
+def test_loading_into_an_org_with_patients_is_refused_and_changes_nothing(
+    engine: Engine, org: OrgFixture, session: Session
+) -> None:
+    load_demo(engine, org.id, 20, 1, AS_OF)
+    before = _counts(session, org.id)
+    with pytest.raises(DemoError, match="already has patients"):
+        load_demo(engine, org.id, 20, 2, AS_OF)
+    assert _counts(session, org.id) == before
+
+
+def test_loading_into_a_missing_org_is_refused(engine: Engine) -> None:
+    with pytest.raises(DemoError, match="no org"):
+        load_demo(engine, "org_that_does_not_exist", 5, 1, AS_OF)
+
+
+def _failing_after(histories: int, duplicate: bool) -> Any:
+    """A generator that breaks part-way: by raising, or by a row the database refuses."""
+    real = generator.generate
+
+    def generate(*args: Any) -> Iterator[PatientHistory]:
+        for index, history in enumerate(real(*args)):
+            if index == histories:
+                if duplicate:
+                    yield history
+                    yield history
+                    continue
+                raise RuntimeError("generator broke")
+            yield history
+
+    return generate
+
+
+@pytest.mark.parametrize("duplicate", [False, True], ids=["python error", "database error"])
+def test_a_failed_load_leaves_no_partial_demo(
+    engine: Engine,
+    org: OrgFixture,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    duplicate: bool,
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_PATIENTS", 10)
+    monkeypatch.setattr(loader, "generate", _failing_after(25, duplicate))
+    with pytest.raises(Exception) as caught:
+        load_demo(engine, org.id, 40, 1, AS_OF)
+    assert isinstance(caught.value, RuntimeError) != duplicate
+    assert _counts(session, org.id) == dict.fromkeys(MODELS, 0)
+    load_demo(engine, org.id, 5, 1, AS_OF)  # and the org is still usable
+    assert _count(session, Patient, org.id) == 5
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    get_settings.cache_clear()
+    yield CliRunner()
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def _invoke(runner: CliRunner, url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    monkeypatch.setenv("REENGAGE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    return runner.invoke(cli_app, ["demo", *args])
+
+
+def test_demo_command_creates_the_org_and_prints_a_working_admin_key_last(
+    database_url: str,
+    engine: Engine,
+    cli_env: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    org_id = f"org_{uuid.uuid4().hex[:12]}"
+    args = ["--patients", "30", "--seed", "2", "--as-of", "2026-11-24T17:00:00+11:00"]
+    result = _invoke(
+        cli_env, database_url, monkeypatch, org_id, *args, "--timezone", TIMEZONE, "--name", "Demo"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith(f"loaded demo into {org_id}: 30 patients")
+    assert "patients 30/30" in result.stderr
+    with make_sessionmaker(engine)() as session:
+        principal = auth_service.authenticate(session, lines[-1])
+        session.commit()
+        assert principal is not None
+        assert (principal.org_id, principal.role) == (org_id, "admin")
+        stored = session.get(Org, org_id)
+        assert stored is not None and stored.name == "Demo"
+        assert stored.settings["timezone"] == TIMEZONE
+        assert _count(session, Patient, org_id) == 30
+
+    again = _invoke(cli_env, database_url, monkeypatch, org_id, *args)
+    assert again.exit_code == 1
+    assert "already has patients" in again.stderr
+    with make_sessionmaker(engine)() as session:
+        assert _count(session, Patient, org_id) == 30
+
+
+def test_demo_command_fills_an_existing_empty_org_without_a_new_key(
+    database_url: str,
+    org: OrgFixture,
+    cli_env: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = _invoke(cli_env, database_url, monkeypatch, org.id, "--patients", "12")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines() == [result.stdout.strip()]
+    assert result.stdout.startswith(f"loaded demo into {org.id}: 12 patients")
+    assert "rk_" not in result.output
+
+
+def test_demo_command_refuses_an_as_of_without_offset_and_a_bad_org_id(
+    database_url: str, cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    naive = _invoke(cli_env, database_url, monkeypatch, "org_x1", "--as-of", "2026-11-24T10:00")
+    assert naive.exit_code == 1 and "offset" in naive.stderr
+    bad = _invoke(cli_env, database_url, monkeypatch, "Bad Org!", "--patients", "3")
+    assert bad.exit_code == 1 and "org id" in bad.stderr
+
+
+def test_demo_command_refuses_a_database_that_is_not_migrated(
+    tmp_path: Any, cli_env: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = _invoke(cli_env, url, monkeypatch, "org_new", "--patients", "3")
+    assert result.exit_code == 1
+    assert "reengage db upgrade" in result.stderr
