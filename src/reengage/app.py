@@ -12,6 +12,7 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from reengage.analytics.endpoints import router as analytics_router
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.config import Settings, get_settings
 from reengage.db.engine import make_engine, make_sessionmaker
@@ -38,7 +39,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
-    for router in (records_router, orgs_router):
+    for router in (records_router, orgs_router, analytics_router):
         app.include_router(router, dependencies=[Depends(bearer)])
     # Added last runs first: authentication, then the body cap, then the app.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

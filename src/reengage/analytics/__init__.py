@@ -1,0 +1,1 @@
+"""The four analytics endpoints: risk metrics, the prioritized list, performance, trends."""

@@ -1,0 +1,98 @@
+"""The analytics routes. Thin: check parameters, authorize, call the service, shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from reengage import audit
+from reengage.analytics import service
+from reengage.analytics.schemas import (
+    ActionRequired,
+    PrioritizedList,
+    RiskLevelFilter,
+    RiskMetrics,
+    SortBy,
+)
+from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.principal import Principal
+from reengage.errors import Problem, RecordValidationError
+
+router = APIRouter(prefix="/api/v1/reengagement/{org_id}", tags=["analytics"])
+
+Analyst = Annotated[Principal, Depends(require("analytics"))]
+ListReader = Annotated[Principal, Depends(require("read_patients"))]
+AsOf = Annotated[
+    str | None,
+    Query(
+        description="ISO datetime with offset, or a date (the end of that day in the org's "
+        "timezone); default now",
+        examples=["2026-11-24", "2026-11-24T09:00:00+11:00"],
+    ),
+]
+
+
+def only_params(*allowed: str) -> Callable[[Request], None]:
+    """Refuse query parameters the contract does not define, naming the allowed ones: a
+    misspelt filter silently ignored would show the wrong patients."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(allowed))
+        if unknown:
+            raise RecordValidationError(
+                [
+                    Problem(
+                        ("query", name),
+                        f"is not a parameter of this endpoint; allowed: {', '.join(allowed)}",
+                        "unknown_parameter",
+                    )
+                    for name in unknown
+                ]
+            )
+
+    return check
+
+
+@router.get(
+    "/risk-metrics",
+    response_model=RiskMetrics,
+    summary="How many patients are in each risk tier, and the alerts",
+    dependencies=[Depends(only_params("as_of"))],
+)
+def get_risk_metrics(
+    org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None
+) -> RiskMetrics:
+    return service.risk_metrics(session, service.scope(session, org_id, as_of))
+
+
+@router.get(
+    "/patients/prioritized",
+    response_model=PrioritizedList,
+    summary="Whom to contact first, how, and why",
+    dependencies=[
+        Depends(only_params("as_of", "risk_level", "action_required", "sort_by", "limit", "offset"))
+    ],
+)
+def get_prioritized(
+    org_id: OrgId,
+    request: Request,
+    session: SessionDep,
+    principal: ListReader,
+    as_of: AsOf = None,
+    risk_level: RiskLevelFilter = "all",
+    action_required: ActionRequired | None = None,
+    sort_by: SortBy = "risk_score",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> PrioritizedList:
+    where = service.scope(session, org_id, as_of)
+    result = service.prioritized(
+        session, where, risk_level, action_required, sort_by, limit, offset
+    )
+    audit.record_access(
+        session, request, principal, "read", [p.patient_id for p in result.patients]
+    )
+    session.commit()
+    return result

@@ -1,0 +1,66 @@
+"""Calendar days in an org's timezone: what "the last N days" and "the end of day D" mean."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def local_date(instant: datetime, zone: ZoneInfo) -> date:
+    return instant.astimezone(zone).date()
+
+
+def end_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """The last instant of ``day`` in ``zone`` (the instant before the next day starts)."""
+    return start_of_day(day + timedelta(days=1), zone) - ONE_MICROSECOND
+
+
+def start_of_day(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def state_instant(day: date, as_of: datetime, zone: ZoneInfo) -> datetime:
+    """A patient's state at the end of ``day``: as of the earlier of its last instant and as_of."""
+    return min(end_of_day(day, zone), as_of)
+
+
+def window_first_day(as_of: datetime, zone: ZoneInfo, days: int) -> date:
+    """First calendar day of "the last ``days`` days", which end on as_of's date."""
+    return local_date(as_of, zone) - timedelta(days=days - 1)
+
+
+def in_last_days(instant: datetime, as_of: datetime, zone: ZoneInfo, days: int) -> bool:
+    """True when ``instant`` falls in the last ``days`` calendar days, up to as_of itself."""
+    return instant <= as_of and local_date(instant, zone) >= window_first_day(as_of, zone, days)
+
+
+def days_between(earlier: datetime, later: datetime, zone: ZoneInfo) -> int:
+    """Whole calendar days from ``earlier``'s date to ``later``'s date."""
+    return (local_date(later, zone) - local_date(earlier, zone)).days
+
+
+def parse_as_of(value: str | None, zone: ZoneInfo, now: datetime) -> datetime:
+    """``as_of`` as the contract reads it: a datetime with offset, or a date meaning the end of
+    that day in the org's timezone; absent means now.
+
+    Raises ValueError with a message fit for the client.
+    """
+    if value is None or value == "":
+        return now
+    text = value.strip()
+    if len(text) == 10:
+        try:
+            return end_of_day(date.fromisoformat(text), zone)
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            "must be a date (YYYY-MM-DD) or an ISO 8601 datetime with offset"
+        ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("a datetime needs a UTC offset (e.g. +10:00 or Z)")
+    return parsed

@@ -1,0 +1,127 @@
+"""Outreach outcomes: successful contacts, conversions, rates, and what a patient's own
+outreach history says (response rate, best time to call, the last ten attempts)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from reengage.domain.calendar import local_date
+from reengage.domain.history import Appointment, Communication, PatientHistory
+
+HISTORY_LENGTH = 10
+PARTS_OF_DAY: tuple[str, ...] = ("morning", "afternoon", "evening")
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """A percentage rounded to one decimal; None when the denominator is 0."""
+    if denominator == 0:
+        return None
+    return round(100.0 * numerator / denominator, 1)
+
+
+def part_of_day(instant: datetime, zone: ZoneInfo) -> str:
+    """``morning`` before 12:00, ``afternoon`` 12:00-16:59, ``evening`` from 17:00."""
+    hour = instant.astimezone(zone).hour
+    if hour < 12:
+        return "morning"
+    if hour < 17:
+        return "afternoon"
+    return "evening"
+
+
+def previous_response_rate(history: PatientHistory, as_of: datetime) -> float | None:
+    """The patient's successful contacts over their outreach attempts, as a percentage."""
+    attempts = history.attempts(as_of)
+    successes = sum(1 for c in attempts if c.success_at(as_of) is not None)
+    return rate(successes, len(attempts))
+
+
+def best_contact_time(history: PatientHistory, as_of: datetime, zone: ZoneInfo) -> str | None:
+    """The part of day in which the patient most often responded or connected; ties go to
+    the earlier part; None with no such history."""
+    counts = dict.fromkeys(PARTS_OF_DAY, 0)
+    for comm in history.attempts(as_of):
+        success = comm.success_at(as_of)
+        if success is not None:
+            counts[part_of_day(success, zone)] += 1
+    best = max(PARTS_OF_DAY, key=lambda part: (counts[part], -PARTS_OF_DAY.index(part)))
+    return best if counts[best] > 0 else None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    date: date
+    method: str
+    success: bool
+    reason: str
+
+
+def attempt_reason(comm: Communication, as_of: datetime) -> str:
+    if comm.success_at(as_of) is not None:
+        return "connected" if comm.channel == "phone" else "responded"
+    if comm.failed_by(as_of):
+        return "delivery_failed"
+    return "not_connected" if comm.channel == "phone" else "no_response"
+
+
+def reengagement_history(
+    history: PatientHistory, as_of: datetime, zone: ZoneInfo
+) -> list[HistoryEntry]:
+    """The 10 latest outreach attempts, newest first; equal send times by id."""
+    attempts = sorted(history.attempts(as_of), key=lambda c: c.id)
+    attempts.sort(key=lambda c: c.sent_at, reverse=True)
+    return [
+        HistoryEntry(
+            date=local_date(c.sent_at, zone),
+            method=c.channel,
+            success=c.success_at(as_of) is not None,
+            reason=attempt_reason(c, as_of),
+        )
+        for c in attempts[:HISTORY_LENGTH]
+    ]
+
+
+def conversion(
+    contact: Communication,
+    attempts: Sequence[Communication],
+    appointments: Iterable[Appointment],
+    as_of: datetime,
+    window_days: int,
+    zone: ZoneInfo,
+) -> Appointment | None:
+    """The booking a successful contact converted into, if any (as of as_of).
+
+    A booking with ``booked_at`` after the contact's success time, on or before the date
+    ``window_days`` later, and before the patient's next successful contact; the first such.
+    ``attempts`` are the same patient's attempts.
+    """
+    success = contact.success_at(as_of)
+    if success is None:
+        return None
+    last_day = local_date(success, zone) + timedelta(days=window_days)
+    later = [
+        t
+        for c in attempts
+        if (t := c.success_at(as_of)) is not None and (t, c.id) > (success, contact.id)
+    ]
+    next_success = min(later, default=None)
+    candidates = [
+        a
+        for a in appointments
+        if a.booked_at is not None
+        and success < a.booked_at <= as_of
+        and local_date(a.booked_at, zone) <= last_day
+        and (next_success is None or a.booked_at < next_success)
+    ]
+    return min(candidates, key=lambda a: (a.booked_at, a.id), default=None)
+
+
+def followed_by_contact(
+    attempt: Communication, history: PatientHistory, as_of: datetime, window_days: int
+) -> bool:
+    """Was the attempt followed by a contact within ``window_days`` after its sent_at?"""
+    until = min(attempt.sent_at + timedelta(days=window_days), as_of)
+    return any(attempt.sent_at < t <= until for t in history.contact_times(as_of))
