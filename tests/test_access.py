@@ -25,6 +25,7 @@ from tests.helpers import snapshot
 
 ROLES = ("admin", "staff", "ingest", "viewer")
 ORG = "/api/v1/orgs/{org_id}"
+ANALYTICS = "/api/v1/reengagement/{org_id}"
 KINDS = {
     "patients": patient,
     "appointments": appointment,
@@ -43,8 +44,12 @@ def statuses(ok: int, *allowed: str) -> dict[str, int]:
 class Call:
     """How to exercise a route for one role: a path under the org, and a body."""
 
-    path: Callable[[str], str]  # role -> path below /api/v1/orgs/{org_id}
+    path: Callable[[str], str]  # role -> path below /api/v1/{api}/{org_id}
     body: Callable[[str], Any] | None = None
+    api: str = "orgs"  # or "reengagement", the analytics
+
+    def url(self, org_id: str, path: str) -> str:
+        return f"/api/v1/{self.api}/{org_id}{path}"
 
 
 def _put_call(kind: str) -> Call:
@@ -89,6 +94,14 @@ MATRIX.update(
         ("DELETE", f"{ORG}/keys/{{key_id}}"): (
             Call(lambda role: f"/keys/spare-{role}"),
             statuses(200, "admin"),
+        ),
+        ("GET", f"{ANALYTICS}/risk-metrics"): (
+            Call(lambda role: "/risk-metrics", api="reengagement"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
+        ("GET", f"{ANALYTICS}/patients/prioritized"): (
+            Call(lambda role: "/patients/prioritized", api="reengagement"),
+            statuses(200, "admin", "staff"),
         ),
     }
 )
@@ -140,7 +153,9 @@ def test_role_matrix(client: TestClient, stocked: OrgFixture, route: tuple[str, 
     for role in ROLES:
         path = concrete(stocked, call.path(role))
         body = call.body(role) if call.body else None
-        r = client.request(method, stocked.url(path), json=body, headers=stocked.headers(role))
+        r = client.request(
+            method, call.url(stocked.id, path), json=body, headers=stocked.headers(role)
+        )
         got[role] = r.status_code
         if r.status_code == 403:
             assert f"'{role}' key may not" in r.json()["detail"]
@@ -156,7 +171,8 @@ def test_forbidden_writes_store_nothing(
             continue
         path = concrete(stocked, call.path("viewer"))
         body = call.body("viewer") if call.body else None
-        r = client.request(method, stocked.url(path), json=body, headers=stocked.headers("viewer"))
+        headers = stocked.headers("viewer")
+        r = client.request(method, call.url(stocked.id, path), json=body, headers=headers)
         assert r.status_code == 403
     assert snapshot(engine, stocked.id) == before
     keys = client.get(stocked.url("/keys"), headers=stocked.headers()).json()
@@ -177,9 +193,9 @@ def test_other_orgs_paths_answer_as_if_they_did_not_exist(
                 path = f"/keys/{victim.key_ids['staff']}"  # a real key of the other org
             body = call.body(role) if call.body else None
             headers = stocked.headers(role)
-            theirs = client.request(method, victim.url(path), json=body, headers=headers)
+            theirs = client.request(method, call.url(victim.id, path), json=body, headers=headers)
             missing = client.request(
-                method, f"/api/v1/orgs/org-does-not-exist{path}", json=body, headers=headers
+                method, call.url("org-does-not-exist", path), json=body, headers=headers
             )
             assert theirs.status_code == 404, (method, path, role, theirs.text)
             assert missing.status_code == 404
@@ -230,7 +246,7 @@ def test_bad_credentials_get_401_before_the_body_is_read(
     for (method, _), (call, _) in MATRIX.items():
         path = concrete(stocked, call.path("admin"))
         content = b'{"not": json' if method in ("PUT", "POST", "PATCH") else None
-        for url in (stocked.url(path), f"/api/v1/orgs/org-does-not-exist{path}"):
+        for url in (call.url(stocked.id, path), call.url("org-does-not-exist", path)):
             r = client.request(
                 method,
                 url,
