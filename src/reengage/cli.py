@@ -27,7 +27,11 @@ keys_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(orgs_app, name="orgs")
+state_app = typer.Typer(
+    help="Derived per-patient state (a cache of the records).", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
+app.add_typer(state_app, name="state")
 
 
 def _fail(message: str) -> NoReturn:
@@ -121,6 +125,27 @@ def keys_revoke(key_id: str) -> None:
             _fail(str(exc))
         session.commit()
     typer.echo(f"revoked key {row.id} ({row.role}, {row.org_id})")
+
+
+@state_app.command("rebuild")
+def state_rebuild(
+    org_id: Annotated[str | None, typer.Argument(help="One org; all orgs when left out")] = None,
+) -> None:
+    """Recompute every patient's derived state from the records (safe to run any time)."""
+    from reengage.analytics import state
+    from reengage.auth import repository
+
+    with _sessions()() as session:
+        if org_id is None:
+            org_ids = [org.id for org in repository.list_orgs(session)]
+        elif repository.get_org(session, org_id) is None:
+            _fail(f"no org '{org_id}'")
+        else:
+            org_ids = [org_id]
+        for one in org_ids:
+            count = state.rebuild(session, one)
+            session.commit()
+            typer.echo(f"{one}: {count} patients")
 
 
 @app.command()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from reengage.domain import history as domain
-from reengage.models import Appointment, Communication, Followup, Patient
+from reengage.models import Appointment, Communication, Followup, Patient, PatientState
 
 CHUNK = 500
 
@@ -94,3 +95,34 @@ def load_histories(
         )
         for p in patients
     ]
+
+
+def patient_ids(session: Session, org_id: str) -> list[str]:
+    stmt = select(Patient.id).where(Patient.org_id == org_id).order_by(Patient.id)
+    return list(session.scalars(stmt))
+
+
+def replace_states(
+    session: Session, org_id: str, ids: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    """Swap the derived state of ``ids`` for ``rows`` (a patient without a row has none)."""
+    table: Any = PatientState.__table__
+    for i in range(0, len(ids), CHUNK):
+        session.execute(
+            delete(table).where(
+                table.c.org_id == org_id, table.c.patient_id.in_(ids[i : i + CHUNK])
+            )
+        )
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def patients_with_attempts_since(session: Session, org_id: str, since: datetime) -> list[str]:
+    c = Communication
+    stmt = (
+        select(c.patient_id)
+        .where(c.org_id == org_id, c.direction == "outbound", c.sent_at >= since)
+        .distinct()
+        .order_by(c.patient_id)
+    )
+    return list(session.scalars(stmt))

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy.orm import Session
 from sqlalchemy.types import JSON
 
+from reengage.analytics import state
 from reengage.db.types import UTCDateTime
 from reengage.demo.generator import PatientHistory, Row, generate
 from reengage.models import Appointment, Communication, Followup, Org, Patient
@@ -92,6 +94,16 @@ def load_demo(
             # Planner statistics for tables that just grew from nothing; cheap (sampled).
             for table in TABLES:
                 conn.exec_driver_sql(f"ANALYZE {table.name}")
+        # The derived state, in the same transaction: the demo appears complete or not at all.
+        with Session(bind=conn) as session:
+            state.rebuild(
+                session,
+                org_id,
+                (lambda done, total: progress("patient state", done, total)) if progress else None,
+            )
+            session.flush()
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE patient_state")
     return DemoSummary(
         patients=counts["patients"],
         appointments=counts["appointments"],

@@ -27,6 +27,8 @@ ALERT_WINDOW_DAYS = 14
 MISSED_SCORE_WINDOW_DAYS = 90
 CHECKIN_COOLDOWN_DAYS = 7
 MISSED_STATUSES = frozenset({"no_show", "late_cancelled"})
+# The score counts missed visits up to this many; no more need remembering.
+MISSED_TRACKED = 3
 
 # (priority, recommended_action): the first row that holds, in the contract's order.
 NATURAL_CHANNEL: dict[str, str | None] = {
@@ -150,22 +152,27 @@ def _overdue_followup(history: PatientHistory, as_of: datetime) -> bool:
     return any(f.due_at < as_of and f.open_at(as_of) for f in history.followups)
 
 
+# The contract's action table, in order: (priority, recommended_action, what must hold),
+# where what must hold is a tier or a flag. Data, so the SQL fast path builds from it too.
+ACTION_RULES: tuple[tuple[int, str, str], ...] = (
+    (1, "immediate_phone_call", "critical"),
+    (1, "reschedule_missed_appointment", MISSED_APPT),
+    (2, "sms_with_followup_call", "high"),
+    (2, "try_alternate_channel", FAILED_CONTACT),
+    (2, "complete_overdue_followup", OVERDUE_FOLLOWUP),
+    (3, "automated_checkin", "medium"),
+    (4, "routine_monitoring", "low"),
+    (4, "book_next_appointment", NO_FUTURE_APPT),
+)
+NO_ACTION: tuple[int, str] = (5, "none")
+
+
 def choose_action(tier: str, flags: tuple[str, ...]) -> tuple[int, str]:
     """(action_priority, recommended_action): the first row of the contract's table that holds."""
-    rows: tuple[tuple[bool, int, str], ...] = (
-        (tier == "critical", 1, "immediate_phone_call"),
-        (MISSED_APPT in flags, 1, "reschedule_missed_appointment"),
-        (tier == "high", 2, "sms_with_followup_call"),
-        (FAILED_CONTACT in flags, 2, "try_alternate_channel"),
-        (OVERDUE_FOLLOWUP in flags, 2, "complete_overdue_followup"),
-        (tier == "medium", 3, "automated_checkin"),
-        (tier == "low", 4, "routine_monitoring"),
-        (NO_FUTURE_APPT in flags, 4, "book_next_appointment"),
-    )
-    for holds, priority, action in rows:
-        if holds:
+    for priority, action, condition in ACTION_RULES:
+        if condition == tier or condition in flags:
             return priority, action
-    return 5, "none"
+    return NO_ACTION
 
 
 def choose_channel(
@@ -188,7 +195,7 @@ def choose_channel(
 
 
 def risk_score(days: int, has_future: bool, missed_90: int, failed: bool, overdue: bool) -> int:
-    score = min(days, 60) + (0 if has_future else 15) + 5 * min(missed_90, 3)
+    score = min(days, 60) + (0 if has_future else 15) + 5 * min(missed_90, MISSED_TRACKED)
     score += (5 if failed else 0) + (5 if overdue else 0)
     return round(min(score, 100))
 

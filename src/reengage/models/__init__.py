@@ -7,5 +7,15 @@ from reengage.models.communication import Communication
 from reengage.models.followup import Followup
 from reengage.models.org import Org
 from reengage.models.patient import Patient
+from reengage.models.patient_state import PatientState
 
-__all__ = ["ApiKey", "Appointment", "AuditEntry", "Communication", "Followup", "Org", "Patient"]
+__all__ = [
+    "ApiKey",
+    "Appointment",
+    "AuditEntry",
+    "Communication",
+    "Followup",
+    "Org",
+    "Patient",
+    "PatientState",
+]

@@ -25,8 +25,13 @@ def patch_settings(session: Session, org_id: str, patch: dict[str, Any]) -> OrgS
     org = repository.get_org(session, org_id)
     if org is None:
         raise LookupError(org_id)
-    current = OrgSettings.model_validate(org.settings or {}).model_dump()
-    updated = OrgSettings.model_validate(merge_patch(current, patch))
+    current = OrgSettings.model_validate(org.settings or {})
+    updated = OrgSettings.model_validate(merge_patch(current.model_dump(), patch))
     org.settings = updated.model_dump()
     session.flush()
+    if updated.timezone != current.timezone:
+        # Derived day values are calendar days in the org's timezone.
+        from reengage.analytics import state
+
+        state.rebuild(session, org_id)
     return updated

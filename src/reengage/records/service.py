@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage import clock
+from reengage.analytics import state
 from reengage.domain.records import communication_problems
 from reengage.errors import Loc, Problem, RecordValidationError
 from reengage.records import repository
@@ -80,6 +81,7 @@ def upsert_records(
         items = records.get(kind.name, ())
         result.counts[kind.name] = _write(session, org_id, kind, items, now, result)
     session.flush()
+    state.refresh(session, org_id, result.touched_patient_ids)
     return result
 
 

@@ -1,0 +1,221 @@
+"""The risk rules as one SQL statement over ``patient_state``: the fast path.
+
+It answers for patients whose state is valid at ``as_of`` (``horizon_at <= as_of``); the
+service asks the straight path (the domain over full histories) for the rest. The
+expressions mirror ``reengage.domain.risk`` rule for rule, and the action table is read from
+there; ``tests/test_risk_fast_path.py`` checks the two agree over random histories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, literal, null, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from reengage.domain import risk
+from reengage.domain.calendar import local_date
+from reengage.domain.settings import OrgSettings
+from reengage.models import Patient, PatientState
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one patient stands as of as_of: everything the list filters and sorts by."""
+
+    patient_id: str
+    tier: str
+    flags: tuple[str, ...]
+    action_priority: int
+    recommended_action: str
+    risk_score: int
+    days_since_last_contact: int
+    next_action_date: date | None
+
+    @property
+    def at_risk(self) -> bool:
+        return risk.is_at_risk(self.tier)
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def _at_least(column: Any, bound: int) -> ColumnElement[int]:
+    """1 when a nullable day column is on or after ``bound``."""
+    return _flag(and_(column.is_not(None), column >= bound))
+
+
+def standings(
+    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
+) -> list[Standing]:
+    """Standings of the population patients whose derived state is valid at as_of."""
+    s: Any = PatientState.__table__
+    today = local_date(as_of, settings.zone()).toordinal()
+    t = settings.tier_thresholds
+
+    days = (literal(today) - s.c.contact_day).label("days")
+    future = _flag(and_(s.c.future_until.is_not(None), s.c.future_until > as_of)).label("future")
+    missed = _flag(
+        and_(
+            or_(s.c.future_until.is_(None), s.c.future_until <= as_of),
+            s.c.missed_day_1.is_not(None),
+            s.c.missed_day_1 >= today - (risk.ALERT_WINDOW_DAYS - 1),
+        )
+    ).label("missed")
+    failed = _flag(
+        and_(
+            s.c.failed_day.is_not(None),
+            s.c.failed_day >= today - (risk.ALERT_WINDOW_DAYS - 1),
+            or_(s.c.last_contact_at.is_(None), s.c.last_contact_at < s.c.failed_sent_at),
+        )
+    ).label("failed")
+    overdue = _flag(and_(s.c.followup_due_at.is_not(None), s.c.followup_due_at < as_of)).label(
+        "overdue"
+    )
+    score_window = today - (risk.MISSED_SCORE_WINDOW_DAYS - 1)
+    missed_90 = sum(
+        (_at_least(s.c[f"missed_day_{i}"], score_window) for i in (1, 2, 3)),
+        start=literal(0),
+    ).label("missed_90")
+    checkin_since = today - (risk.CHECKIN_COOLDOWN_DAYS - 1)
+    recent_attempt = case(
+        (
+            and_(s.c.last_attempt_day.is_not(None), s.c.last_attempt_day >= checkin_since),
+            s.c.last_attempt_day + risk.CHECKIN_COOLDOWN_DAYS,
+        ),
+        else_=literal(today),
+    ).label("checkin_day")
+    inner = (
+        select(
+            s.c.patient_id,
+            days,
+            future,
+            missed,
+            failed,
+            overdue,
+            missed_90,
+            recent_attempt,
+            (s.c.contact_day + t.medium).label("medium_day"),
+            s.c.followup_due_day,
+        )
+        .where(
+            s.c.org_id == org_id,
+            s.c.status == "active",
+            s.c.start_at <= as_of,
+            s.c.horizon_at <= as_of,
+            s.c.timezone == settings.timezone,
+        )
+        .subquery()
+    )
+    c = inner.c
+    booked = _flag(c.future == 1) if settings.booked_patients_are_engaged else literal(0)
+    tier = case(
+        (booked == 1, "engaged"),
+        (c.days >= t.critical, "critical"),
+        (c.days >= t.high, "high"),
+        (c.days >= t.medium, "medium"),
+        (c.days >= t.low, "low"),
+        else_="engaged",
+    )
+    holds = {
+        risk.MISSED_APPT: c.missed == 1,
+        risk.FAILED_CONTACT: c.failed == 1,
+        risk.OVERDUE_FOLLOWUP: c.overdue == 1,
+        risk.NO_FUTURE_APPT: c.future == 0,
+    }
+    for name in risk.TIERS:
+        holds[name] = tier == name
+    action = case(
+        *((holds[condition], action) for _, action, condition in risk.ACTION_RULES),
+        else_=risk.NO_ACTION[1],
+    )
+    priority = case(
+        *((holds[condition], priority) for priority, _, condition in risk.ACTION_RULES),
+        else_=risk.NO_ACTION[0],
+    )
+    raw_score = (
+        case((c.days > 60, 60), else_=c.days)
+        + 15 * (1 - c.future)
+        + 5 * c.missed_90
+        + 5 * c.failed
+        + 5 * c.overdue
+    )
+    score = case((raw_score > 100, 100), else_=raw_score)
+    base_day = case(
+        (priority <= 2, literal(today)),
+        (action == "book_next_appointment", literal(today)),
+        (action == "automated_checkin", c.checkin_day),
+        (action == "routine_monitoring", c.medium_day),
+        else_=null(),
+    )
+    next_day = case(
+        (base_day.is_(None), null()),
+        (and_(c.followup_due_day.is_not(None), c.followup_due_day < base_day), c.followup_due_day),
+        else_=base_day,
+    )
+    stmt = select(
+        c.patient_id,
+        tier,
+        c.missed,
+        c.failed,
+        c.overdue,
+        c.future,
+        priority,
+        action,
+        score,
+        c.days,
+        next_day,
+    )
+    out = []
+    for pid, tier_, m, f, o, fut, prio, act, sc, d, nd in session.execute(stmt):
+        flags = tuple(
+            flag
+            for flag, on in (
+                (risk.MISSED_APPT, m),
+                (risk.FAILED_CONTACT, f),
+                (risk.OVERDUE_FOLLOWUP, o),
+                (risk.NO_FUTURE_APPT, 1 - fut),
+            )
+            if on
+        )
+        out.append(
+            Standing(
+                patient_id=pid,
+                tier=tier_,
+                flags=flags,
+                action_priority=int(prio),
+                recommended_action=act,
+                risk_score=int(sc),
+                days_since_last_contact=int(d),
+                next_action_date=date.fromordinal(int(nd)) if nd is not None else None,
+            )
+        )
+    return out
+
+
+def stale_patient_ids(
+    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
+) -> list[str]:
+    """Active patients the fast path cannot answer for at as_of: their state is newer than
+    as_of (an as_of in the past, or records dated after it), missing, or in another timezone."""
+    p: Any = Patient.__table__
+    s: Any = PatientState.__table__
+    stmt = (
+        select(p.c.id)
+        .select_from(p.outerjoin(s, and_(s.c.org_id == p.c.org_id, s.c.patient_id == p.c.id)))
+        .where(
+            p.c.org_id == org_id,
+            p.c.status == "active",
+            or_(
+                s.c.patient_id.is_(None),
+                s.c.horizon_at > as_of,
+                s.c.timezone != settings.timezone,
+            ),
+        )
+        .order_by(p.c.id)
+    )
+    return list(session.scalars(stmt))

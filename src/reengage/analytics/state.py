@@ -1,0 +1,69 @@
+"""Keeping the derived per-patient state (``patient_state``) in step with the records.
+
+Every write of records refreshes the state of the patients it touched, in the same
+transaction; a change of the org's timezone, a bulk load, or an operator
+(``reengage state rebuild``) rebuilds a whole org. The state is a cache: the straight
+computation from events is the reference, and the tests hold the two together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from reengage.analytics import queries
+from reengage.domain.state import PatientState, summarize
+from reengage.orgs import service as orgs_service
+
+REBUILD_CHUNK = 2000
+
+
+def refresh(session: Session, org_id: str, patient_ids: Iterable[str]) -> None:
+    """Recompute the state of these patients from their records."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return
+    settings = orgs_service.get_settings(session, org_id)
+    zone = settings.zone()
+    rows = [
+        _row(org_id, summarize(history, zone), settings.timezone)
+        for _, history in queries.load_histories(session, org_id, ids)
+    ]
+    queries.replace_states(session, org_id, ids, rows)
+
+
+def rebuild(
+    session: Session, org_id: str, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Recompute the state of every patient of the org; returns how many."""
+    ids = queries.patient_ids(session, org_id)
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        refresh(session, org_id, ids[start : start + REBUILD_CHUNK])
+        if progress is not None:
+            progress(min(start + REBUILD_CHUNK, len(ids)), len(ids))
+    return len(ids)
+
+
+def _row(org_id: str, state: PatientState, timezone: str) -> dict[str, Any]:
+    missed = state.missed_days + (None,) * (3 - len(state.missed_days))
+    return {
+        "org_id": org_id,
+        "patient_id": state.patient_id,
+        "status": state.status,
+        "start_at": state.start_at,
+        "horizon_at": state.horizon_at,
+        "last_contact_at": state.last_contact_at,
+        "contact_day": state.contact_day,
+        "future_until": state.future_until,
+        "missed_day_1": missed[0],
+        "missed_day_2": missed[1],
+        "missed_day_3": missed[2],
+        "failed_sent_at": state.failed_sent_at,
+        "failed_day": state.failed_day,
+        "last_attempt_day": state.last_attempt_day,
+        "followup_due_at": state.followup_due_at,
+        "followup_due_day": state.followup_due_day,
+        "timezone": timezone,
+    }

@@ -1,0 +1,102 @@
+"""A patient's history boiled down to the few values the risk rules need, so that the
+rules can be evaluated for a whole org in one SQL statement.
+
+The summary answers exactly as the history would for any ``as_of`` at or after its
+``horizon_at``: the latest instant at which something the rules look at happened (a contact,
+a booking, a missed or completed visit, an attempt, a failure, a completed follow-up, the
+patient's start). Before the horizon, the full history must be asked instead. Day values are
+proleptic ordinals (``date.toordinal()``) of calendar days in the org's timezone, so SQL
+does day arithmetic with integers on any database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from reengage.domain.calendar import local_date
+from reengage.domain.history import PatientHistory
+from reengage.domain.risk import MISSED_STATUSES, MISSED_TRACKED
+
+HAPPENED_STATUSES = frozenset({"completed"}) | MISSED_STATUSES
+
+
+@dataclass(frozen=True)
+class PatientState:
+    patient_id: str
+    status: str
+    start_at: datetime
+    horizon_at: datetime
+    last_contact_at: datetime | None  # latest contact event; None when there is none
+    contact_day: int  # day of the last contact, or of the start without one
+    future_until: datetime | None  # latest start of a non-cancelled appointment
+    missed_days: tuple[int, ...]  # days of the latest missed visits, newest first
+    failed_sent_at: datetime | None  # send time of the latest failed attempt
+    failed_day: int | None
+    last_attempt_day: int | None
+    followup_due_at: datetime | None  # earliest due time of an open follow-up
+    followup_due_day: int | None
+
+
+def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
+    def day(at: datetime) -> int:
+        return local_date(at, zone).toordinal()
+
+    start = history.start()
+    moments: list[datetime] = [start]
+    contacts: list[datetime] = []
+    future_until: datetime | None = None
+    missed: list[datetime] = []
+    for appt in history.appointments:
+        if appt.booked_at is not None:
+            moments.append(appt.booked_at)
+            contacts.append(appt.booked_at)
+        if appt.status in HAPPENED_STATUSES:
+            moments.append(appt.starts_at)
+        if appt.status == "completed":
+            contacts.append(appt.starts_at)
+        if appt.status in MISSED_STATUSES:
+            missed.append(appt.starts_at)
+        if appt.status != "cancelled" and (future_until is None or appt.starts_at > future_until):
+            future_until = appt.starts_at
+    failed: list[datetime] = []
+    attempts: list[datetime] = []
+    for comm in history.communications:
+        moments.append(comm.sent_at)
+        if comm.direction == "inbound":
+            contacts.append(comm.sent_at)
+            continue
+        attempts.append(comm.sent_at)
+        success = comm.connected_at if comm.channel == "phone" else comm.responded_at
+        if success is not None:
+            moments.append(success)
+            contacts.append(success)
+        if comm.failed_at is not None:
+            moments.append(comm.failed_at)
+        if comm.failed_at is not None or (comm.channel == "phone" and success is None):
+            failed.append(comm.sent_at)
+    open_due: list[datetime] = []
+    for followup in history.followups:
+        if followup.completed_at is None:
+            open_due.append(followup.due_at)
+        else:
+            moments.append(followup.completed_at)
+    last_contact = max(contacts, default=None)
+    failed_sent = max(failed, default=None)
+    due = min(open_due, default=None)
+    return PatientState(
+        patient_id=history.id,
+        status=history.status,
+        start_at=start,
+        horizon_at=max(moments),
+        last_contact_at=last_contact,
+        contact_day=day(last_contact if last_contact is not None else start),
+        future_until=future_until,
+        missed_days=tuple(sorted((day(m) for m in missed), reverse=True)[:MISSED_TRACKED]),
+        failed_sent_at=failed_sent,
+        failed_day=day(failed_sent) if failed_sent is not None else None,
+        last_attempt_day=day(max(attempts)) if attempts else None,
+        followup_due_at=due,
+        followup_due_day=day(due) if due is not None else None,
+    )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKeyConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from reengage.db.base import Base
+from reengage.db.types import RecordId, UTCDateTime
+
+
+class PatientState(Base):
+    """Derived, per patient: what the risk rules need, kept in the transaction that writes
+    the patient's records, and rebuilt by ``reengage state rebuild``. See
+    ``reengage.domain.state`` for what each value means and when it may be used."""
+
+    __tablename__ = "patient_state"
+
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(RecordId, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    horizon_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    contact_day: Mapped[int] = mapped_column(Integer)
+    future_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    missed_day_1: Mapped[int | None] = mapped_column(Integer)
+    missed_day_2: Mapped[int | None] = mapped_column(Integer)
+    missed_day_3: Mapped[int | None] = mapped_column(Integer)
+    failed_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_day: Mapped[int | None] = mapped_column(Integer)
+    last_attempt_day: Mapped[int | None] = mapped_column(Integer)
+    followup_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    followup_due_day: Mapped[int | None] = mapped_column(Integer)
+    # The org timezone the day values were computed in: a change of timezone invalidates them.
+    timezone: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["org_id", "patient_id"], ["patients.org_id", "patients.id"], ondelete="CASCADE"
+        ),
+    )

@@ -1,0 +1,220 @@
+"""The fast path (SQL over ``patient_state``) agrees with the straight computation from
+events, over random histories, on both databases; and the state is kept and rebuilt."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from reengage import clock
+from reengage.analytics import risk_queries, service
+from reengage.cli import app as cli_app
+from reengage.db.engine import make_sessionmaker
+from reengage.models import PatientState
+from tests.factories import OrgFixture, make_org
+
+BASE = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+ZONES = ["UTC", "Australia/Sydney", "America/New_York"]
+
+offsets = st.integers(min_value=-120 * 24, max_value=30 * 24).map(lambda h: timedelta(hours=h))
+
+
+def _at(delta: timedelta) -> str:
+    return (BASE + delta).isoformat()
+
+
+@st.composite
+def clinics(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
+    n = draw(st.integers(min_value=1, max_value=6))
+    batch: dict[str, list[dict[str, Any]]] = {
+        "patients": [],
+        "appointments": [],
+        "communications": [],
+        "followups": [],
+    }
+    for i in range(n):
+        pid = f"p{i}"
+        batch["patients"].append(
+            {
+                "id": pid,
+                "name": f"Fake Person {i}",
+                "status": draw(st.sampled_from(["active", "active", "active", "discharged"])),
+                "phone": draw(st.sampled_from([None, "+61400000000"])),
+                "email": draw(st.sampled_from([None, "x@example.org"])),
+                "registered_at": draw(st.one_of(st.none(), offsets.map(_at))),
+                "opt_outs": draw(st.lists(st.sampled_from(["sms", "email", "phone"]), unique=True)),
+            }
+        )
+        for j in range(draw(st.integers(0, 4))):
+            starts = draw(offsets)
+            booked = draw(
+                st.one_of(st.none(), st.integers(-40 * 24, 24).map(lambda h: timedelta(hours=h)))
+            )
+            batch["appointments"].append(
+                {
+                    "id": f"a{i}-{j}",
+                    "patient_id": pid,
+                    "starts_at": _at(starts),
+                    "status": draw(
+                        st.sampled_from(
+                            ["scheduled", "completed", "no_show", "late_cancelled", "cancelled"]
+                        )
+                    ),
+                    "booked_at": None if booked is None else _at(starts + booked),
+                }
+            )
+        for j in range(draw(st.integers(0, 4))):
+            sent = draw(offsets)
+            channel = draw(st.sampled_from(["sms", "email", "phone"]))
+            direction = draw(st.sampled_from(["outbound", "outbound", "inbound"]))
+            record: dict[str, Any] = {
+                "id": f"c{i}-{j}",
+                "patient_id": pid,
+                "channel": channel,
+                "direction": direction,
+                "sent_at": _at(sent),
+            }
+            if direction == "outbound":
+                later = sent + timedelta(hours=draw(st.integers(0, 72)))
+                outcome = draw(st.sampled_from(["none", "success", "failed"]))
+                if outcome == "success":
+                    record["connected_at" if channel == "phone" else "responded_at"] = _at(later)
+                elif outcome == "failed":
+                    record["failed_at"] = _at(later)
+            batch["communications"].append(record)
+        for j in range(draw(st.integers(0, 2))):
+            due = draw(offsets)
+            done = draw(st.one_of(st.none(), st.integers(-240, 240)))
+            batch["followups"].append(
+                {
+                    "id": f"f{i}-{j}",
+                    "patient_id": pid,
+                    "due_at": _at(due),
+                    "completed_at": None if done is None else _at(due + timedelta(hours=done)),
+                }
+            )
+    return batch
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    clinic=clinics(),
+    zone=st.sampled_from(ZONES),
+    as_of_hours=st.lists(st.integers(-100 * 24, 45 * 24), min_size=1, max_size=3),
+    booked_engaged=st.booleans(),
+)
+def test_fast_path_agrees_with_the_straight_computation(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    as_of_hours: list[int],
+    booked_engaged: bool,
+) -> None:
+    with clock.frozen_at(BASE - timedelta(days=200)):  # when the records arrive
+        _check_agreement(client, engine, clinic, zone, as_of_hours, booked_engaged)
+
+
+def _check_agreement(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    as_of_hours: list[int],
+    booked_engaged: bool,
+) -> None:
+    org = make_org(engine, timezone=zone)
+    if not booked_engaged:
+        r = client.patch(
+            org.url("/settings"),
+            json={"booked_patients_are_engaged": False},
+            headers=org.headers(),
+        )
+        assert r.status_code == 200
+    r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
+    assert r.status_code == 200, r.text
+    with make_sessionmaker(engine)() as session:
+        for hours in as_of_hours:
+            as_of = (BASE + timedelta(hours=hours)).isoformat()
+            where = service.scope(session, org.id, as_of)
+            assert service.standings(session, where) == service.reference_standings(session, where)
+        # After every event, nobody needs the straight path.
+        late = service.scope(session, org.id, (BASE + timedelta(days=60)).isoformat())
+        stale = risk_queries.stale_patient_ids(session, org.id, late.as_of, late.settings)
+        assert stale == []
+        assert service.standings(session, late) == service.reference_standings(session, late)
+
+
+def _states(engine: Engine, org_id: str) -> list[tuple[Any, ...]]:
+    with make_sessionmaker(engine)() as session:
+        rows = session.execute(
+            select(PatientState.__table__).where(PatientState.org_id == org_id)
+        ).all()
+    return sorted(tuple(row) for row in rows)
+
+
+def test_state_follows_writes_timezone_changes_and_rebuilds(
+    client: TestClient, engine: Engine, org: OrgFixture, database_url: str, monkeypatch: Any
+) -> None:
+    body = {
+        "patients": [{"id": "p1", "name": "Fake One", "status": "active"}],
+        "communications": [
+            {
+                "id": "c1",
+                "patient_id": "p1",
+                "channel": "sms",
+                "direction": "inbound",
+                "sent_at": "2026-06-01T13:30:00+00:00",
+            }
+        ],
+    }
+    assert client.post(org.url("/batch"), json=body, headers=org.headers()).status_code == 200
+    states = _states(engine, org.id)
+    assert len(states) == 1
+    with make_sessionmaker(engine)() as session:
+        state = session.get(PatientState, (org.id, "p1"))
+        assert state is not None
+        assert state.contact_day == datetime(2026, 6, 1).toordinal()
+        assert state.timezone == "UTC"
+    # 13:30 UTC is 23:30 in Sydney: same day; in Auckland (UTC+12) it is the next day.
+    r = client.patch(
+        org.url("/settings"), json={"timezone": "Pacific/Auckland"}, headers=org.headers()
+    )
+    assert r.status_code == 200
+    with make_sessionmaker(engine)() as session:
+        state = session.get(PatientState, (org.id, "p1"))
+        assert state is not None
+        assert state.contact_day == datetime(2026, 6, 2).toordinal()
+        assert state.timezone == "Pacific/Auckland"
+    # The operator's rebuild gives the same rows as the ones kept on write.
+    kept = _states(engine, org.id)
+    with make_sessionmaker(engine)() as session:
+        session.execute(PatientState.__table__.delete().where(PatientState.org_id == org.id))
+        session.commit()
+    assert _states(engine, org.id) == []
+    monkeypatch.setenv("REENGAGE_DATABASE_URL", database_url)
+    from reengage.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli_app, ["state", "rebuild", org.id])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert f"{org.id}: 1 patients" in result.output
+    assert _states(engine, org.id) == kept
+    with make_sessionmaker(engine)() as session:
+        count = session.scalar(
+            select(func.count()).select_from(PatientState).where(PatientState.org_id == org.id)
+        )
+    assert count == 1
