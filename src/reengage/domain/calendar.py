@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -13,12 +13,27 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
 
 
 def end_of_day(day: date, zone: ZoneInfo) -> datetime:
-    """The last instant of ``day`` in ``zone`` (the instant before the next day starts)."""
-    return start_of_day(day + timedelta(days=1), zone) - ONE_MICROSECOND
+    """The last instant of ``day`` in ``zone`` (the instant before the next day starts),
+    labelled with the UTC offset the clinic's clocks show then.
+
+    The microsecond is taken off in UTC: arithmetic on a datetime in ``zone`` is wall-clock
+    arithmetic, which on a day whose clocks go back at midnight (America/Santiago) lands on
+    the first of the two 23:59s and loses the day's last hour. The result carries a fixed
+    offset rather than ``zone``: a ZoneInfo datetime in a repeated hour (``fold=1``) never
+    compares equal to any datetime of another timezone (PEP 495), the same instant included.
+    """
+    next_start = start_of_day(day + timedelta(days=1), zone)
+    last = (next_start.astimezone(UTC) - ONE_MICROSECOND).astimezone(zone)
+    return last.astimezone(timezone(last.utcoffset() or timedelta(0)))
 
 
 def start_of_day(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)
+    """The first instant of ``day`` in ``zone``.
+
+    Normalised through UTC so that where midnight does not exist (clocks jump forward at
+    00:00) the result reads as the wall time the day really starts at, e.g. 01:00.
+    """
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).astimezone(zone)
 
 
 def state_instant(day: date, as_of: datetime, zone: ZoneInfo) -> datetime:

@@ -3,9 +3,11 @@ outreach history says (response rate, best time to call, the last ten attempts).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from reengage.domain.calendar import local_date
@@ -15,11 +17,22 @@ HISTORY_LENGTH = 10
 PARTS_OF_DAY: tuple[str, ...] = ("morning", "afternoon", "evening")
 
 
+def round_one_decimal(value: Fraction) -> float:
+    """``value`` rounded to one decimal, halves away from zero (6.25 -> 6.3, as a spreadsheet
+    rounds), from its exact value.
+
+    Not ``round(float, 1)``: that rounds halves to even (6.25 -> 6.2) and rounds the float
+    nearest the value, not the value, so 3 of 2000 (0.15 %) came out as 0.1.
+    """
+    tenths = math.floor(abs(value) * 10 + Fraction(1, 2))
+    return -tenths / 10 if value < 0 and tenths else tenths / 10  # never -0.0
+
+
 def rate(numerator: int, denominator: int) -> float | None:
     """A percentage rounded to one decimal; None when the denominator is 0."""
     if denominator == 0:
         return None
-    return round(100.0 * numerator / denominator, 1)
+    return round_one_decimal(Fraction(100 * numerator, denominator))
 
 
 def part_of_day(instant: datetime, zone: ZoneInfo) -> str:
@@ -122,6 +135,11 @@ def conversion(
 def followed_by_contact(
     attempt: Communication, history: PatientHistory, as_of: datetime, window_days: int
 ) -> bool:
-    """Was the attempt followed by a contact within ``window_days`` after its sent_at?"""
+    """Was the attempt followed by a contact within ``window_days`` after its sent_at?
+
+    The window includes ``sent_at`` itself: a call logged with ``connected_at`` equal to its
+    ``sent_at`` (one timestamp for the whole call) is a successful contact, and was counted
+    as outreach that reached nobody when the window started just after ``sent_at``.
+    """
     until = min(attempt.sent_at + timedelta(days=window_days), as_of)
-    return any(attempt.sent_at < t <= until for t in history.contact_times(as_of))
+    return any(attempt.sent_at <= t <= until for t in history.contact_times(as_of))

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from fractions import Fraction
 
 from reengage.domain.calendar import ONE_MICROSECOND, local_date, window_first_day
 from reengage.domain.history import PatientHistory
-from reengage.domain.outreach import followed_by_contact
+from reengage.domain.outreach import followed_by_contact, round_one_decimal
 from reengage.domain.risk import AT_RISK_TIERS, tier_at
 from reengage.domain.settings import OrgSettings
 
@@ -51,16 +52,18 @@ def success_rate_prediction(
     outcomes: Mapping[str, tuple[int, int]], at_risk_counts: Mapping[str, int]
 ) -> float | None:
     """Mean of the tiers' historical rates weighted by the at-risk patients of each tier in
-    the set; tiers without a rate (no qualifying attempt) or without patients are left out."""
-    weighted = 0.0
+    the set; tiers without a rate (no qualifying attempt) or without patients are left out.
+
+    Computed exactly and rounded like every rate (``round_one_decimal``)."""
+    weighted = Fraction(0)
     weight = 0
     for tier in AT_RISK_TIERS:
         attempts, successes = outcomes.get(tier, (0, 0))
         count = at_risk_counts.get(tier, 0)
         if attempts == 0 or count == 0:
             continue
-        weighted += count * 100.0 * successes / attempts
+        weighted += Fraction(count * 100 * successes, attempts)
         weight += count
     if weight == 0:
         return None
-    return round(weighted / weight, 1)
+    return round_one_decimal(weighted / weight)
