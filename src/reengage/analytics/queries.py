@@ -8,14 +8,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from reengage.domain import history as domain
-from reengage.models import Appointment, Communication, Followup, Patient, PatientState
+from reengage.models import (
+    Appointment,
+    AttemptOutcome,
+    Communication,
+    Followup,
+    Patient,
+    PatientState,
+)
 
 CHUNK = 500
 
@@ -102,27 +108,20 @@ def patient_ids(session: Session, org_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
-def replace_states(
-    session: Session, org_id: str, ids: Sequence[str], rows: list[dict[str, Any]]
+def replace_derived(
+    session: Session,
+    org_id: str,
+    ids: Sequence[str],
+    states: list[dict[str, Any]],
+    outcomes: list[dict[str, Any]],
 ) -> None:
-    """Swap the derived state of ``ids`` for ``rows`` (a patient without a row has none)."""
-    table: Any = PatientState.__table__
-    for i in range(0, len(ids), CHUNK):
-        session.execute(
-            delete(table).where(
-                table.c.org_id == org_id, table.c.patient_id.in_(ids[i : i + CHUNK])
+    """Swap the derived rows of these patients for new ones."""
+    for model, rows in ((PatientState, states), (AttemptOutcome, outcomes)):
+        table: Any = model.__table__
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i : i + CHUNK]
+            session.execute(
+                delete(table).where(table.c.org_id == org_id, table.c.patient_id.in_(chunk))
             )
-        )
-    if rows:
-        session.execute(insert(table), rows)
-
-
-def patients_with_attempts_since(session: Session, org_id: str, since: datetime) -> list[str]:
-    c = Communication
-    stmt = (
-        select(c.patient_id)
-        .where(c.org_id == org_id, c.direction == "outbound", c.sent_at >= since)
-        .distinct()
-        .order_by(c.patient_id)
-    )
-    return list(session.scalars(stmt))
+        if rows:
+            session.execute(insert(table), rows)

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, literal, null, or_, select
+from sqlalchemy import and_, case, func, literal, null, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from reengage.domain import risk
 from reengage.domain.calendar import local_date
+from reengage.domain.prediction import qualifying_days
 from reengage.domain.settings import OrgSettings
-from reengage.models import Patient, PatientState
+from reengage.models import AttemptOutcome, Communication, Patient, PatientState
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def standings(
             s.c.status == "active",
             s.c.start_at <= as_of,
             s.c.horizon_at <= as_of,
-            s.c.timezone == settings.timezone,
+            s.c.settings_key == settings.derivation_key(),
         )
         .subquery()
     )
@@ -201,7 +202,8 @@ def stale_patient_ids(
     session: Session, org_id: str, as_of: datetime, settings: OrgSettings
 ) -> list[str]:
     """Active patients the fast path cannot answer for at as_of: their state is newer than
-    as_of (an as_of in the past, or records dated after it), missing, or in another timezone."""
+    as_of (an as_of in the past, or records dated after it), missing, or computed under other
+    settings."""
     p: Any = Patient.__table__
     s: Any = PatientState.__table__
     stmt = (
@@ -213,9 +215,61 @@ def stale_patient_ids(
             or_(
                 s.c.patient_id.is_(None),
                 s.c.horizon_at > as_of,
-                s.c.timezone != settings.timezone,
+                s.c.settings_key != settings.derivation_key(),
             ),
         )
         .order_by(p.c.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def attempt_outcome_counts(
+    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
+) -> dict[str, tuple[int, int]]:
+    """Per at-risk tier, (qualifying attempts, those followed by a contact), over patients
+    whose derived state is valid at as_of (the others are counted from their histories)."""
+    a: Any = AttemptOutcome.__table__
+    s: Any = PatientState.__table__
+    first_day, last_day = qualifying_days(as_of, settings)
+    stmt = (
+        select(a.c.tier_before, func.count(), func.sum(a.c.contacted))
+        .select_from(a.join(s, and_(s.c.org_id == a.c.org_id, s.c.patient_id == a.c.patient_id)))
+        .where(
+            a.c.org_id == org_id,
+            a.c.sent_day >= first_day.toordinal(),
+            a.c.sent_day <= last_day.toordinal(),
+            a.c.tier_before.is_not(None),
+            s.c.horizon_at <= as_of,
+            s.c.settings_key == settings.derivation_key(),
+        )
+        .group_by(a.c.tier_before)
+    )
+    return {tier: (int(n), int(k or 0)) for tier, n, k in session.execute(stmt)}
+
+
+def stale_attempt_patient_ids(
+    session: Session, org_id: str, as_of: datetime, settings: OrgSettings, since: datetime
+) -> list[str]:
+    """Patients of any status with an attempt sent since ``since`` whose derived rows cannot
+    be used at as_of."""
+    c: Any = Communication.__table__
+    s: Any = PatientState.__table__
+    stmt = (
+        select(c.c.patient_id)
+        .select_from(
+            c.outerjoin(s, and_(s.c.org_id == c.c.org_id, s.c.patient_id == c.c.patient_id))
+        )
+        .where(
+            c.c.org_id == org_id,
+            c.c.direction == "outbound",
+            c.c.sent_at >= since,
+            or_(
+                s.c.patient_id.is_(None),
+                s.c.horizon_at > as_of,
+                s.c.settings_key != settings.derivation_key(),
+            ),
+        )
+        .distinct()
+        .order_by(c.c.patient_id)
     )
     return list(session.scalars(stmt))

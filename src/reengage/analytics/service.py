@@ -37,7 +37,12 @@ from reengage.domain.outreach import (
     reengagement_history,
     round_one_decimal,
 )
-from reengage.domain.prediction import HISTORY_DAYS, success_rate_prediction, tier_outcomes
+from reengage.domain.prediction import (
+    HISTORY_DAYS,
+    add_outcomes,
+    success_rate_prediction,
+    tier_outcomes,
+)
 from reengage.domain.settings import OrgSettings
 from reengage.errors import Problem, RecordValidationError
 from reengage.models import Patient
@@ -154,7 +159,7 @@ def prioritized(
         avg_days_since_contact=(
             round_one_decimal(Fraction(sum(days), len(days))) if days else None
         ),
-        success_rate_prediction=_prediction(session, where, at_risk) if at_risk else None,
+        success_rate_prediction=prediction(session, where, at_risk) if at_risk else None,
     )
     page_ids = [s.patient_id for s in listed[offset : offset + limit]]
     loaded = {p.id: (p, h) for p, h in queries.load_histories(session, where.org_id, page_ids)}
@@ -168,11 +173,21 @@ def prioritized(
     )
 
 
-def _prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
-    """Only patients with an attempt in the qualifying window can contribute a rate."""
+def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
+    """From the derived attempt outcomes where valid; from histories for the rest."""
     since = where.as_of - timedelta(days=HISTORY_DAYS + 1)
-    ids = queries.patients_with_attempts_since(session, where.org_id, since)
-    histories = [h for _, h in queries.load_histories(session, where.org_id, ids)]
+    fast = risk_queries.attempt_outcome_counts(session, where.org_id, where.as_of, where.settings)
+    stale = risk_queries.stale_attempt_patient_ids(
+        session, where.org_id, where.as_of, where.settings, since
+    )
+    histories = [h for _, h in queries.load_histories(session, where.org_id, stale)]
+    slow = tier_outcomes(histories, where.as_of, where.settings)
+    return success_rate_prediction(add_outcomes(fast, slow), at_risk)
+
+
+def reference_prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
+    """The prediction straight from every patient's history: what ``prediction`` must equal."""
+    histories = [h for _, h in queries.load_histories(session, where.org_id)]
     return success_rate_prediction(tier_outcomes(histories, where.as_of, where.settings), at_risk)
 
 

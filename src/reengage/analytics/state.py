@@ -1,8 +1,9 @@
 """Keeping the derived per-patient state (``patient_state``) in step with the records.
 
-Every write of records refreshes the state of the patients it touched, in the same
-transaction; a change of the org's timezone, a bulk load, or an operator
-(``reengage state rebuild``) rebuilds a whole org. The state is a cache: the straight
+Two tables: ``patient_state`` (what the risk rules need) and ``attempt_outcomes`` (what the
+success-rate prediction sums). Every write of records refreshes both for the patients it
+touched, in the same transaction; a change of the settings they depend on, a bulk load, or
+an operator (``reengage state rebuild``) rebuilds a whole org. The state is a cache: the straight
 computation from events is the reference, and the tests hold the two together.
 """
 
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage.analytics import queries
+from reengage.domain.calendar import local_date
+from reengage.domain.prediction import attempt_outcomes
 from reengage.domain.state import PatientState, summarize
 from reengage.orgs import service as orgs_service
 
@@ -27,11 +30,24 @@ def refresh(session: Session, org_id: str, patient_ids: Iterable[str]) -> None:
         return
     settings = orgs_service.get_settings(session, org_id)
     zone = settings.zone()
-    rows = [
-        _row(org_id, summarize(history, zone), settings.timezone)
-        for _, history in queries.load_histories(session, org_id, ids)
-    ]
-    queries.replace_states(session, org_id, ids, rows)
+    key = settings.derivation_key()
+    states: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []
+    for _, history in queries.load_histories(session, org_id, ids):
+        states.append(_row(org_id, summarize(history, zone), key))
+        outcomes += (
+            {
+                "org_id": org_id,
+                "communication_id": o.communication_id,
+                "patient_id": history.id,
+                "sent_at": o.sent_at,
+                "sent_day": local_date(o.sent_at, zone).toordinal(),
+                "tier_before": o.tier_before,
+                "contacted": int(o.contacted),
+            }
+            for o in attempt_outcomes(history, settings)
+        )
+    queries.replace_derived(session, org_id, ids, states, outcomes)
 
 
 def rebuild(
@@ -46,7 +62,7 @@ def rebuild(
     return len(ids)
 
 
-def _row(org_id: str, state: PatientState, timezone: str) -> dict[str, Any]:
+def _row(org_id: str, state: PatientState, settings_key: str) -> dict[str, Any]:
     missed = state.missed_days + (None,) * (3 - len(state.missed_days))
     return {
         "org_id": org_id,
@@ -65,5 +81,5 @@ def _row(org_id: str, state: PatientState, timezone: str) -> dict[str, Any]:
         "last_attempt_day": state.last_attempt_day,
         "followup_due_at": state.followup_due_at,
         "followup_due_day": state.followup_due_day,
-        "timezone": timezone,
+        "settings_key": settings_key,
     }

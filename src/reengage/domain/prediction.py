@@ -4,11 +4,12 @@ them, judged by how outreach to patients in the same tiers went over the last 90
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
 from reengage.domain.calendar import ONE_MICROSECOND, local_date, window_first_day
-from reengage.domain.history import PatientHistory
+from reengage.domain.history import Communication, PatientHistory
 from reengage.domain.outreach import followed_by_contact, round_one_decimal
 from reengage.domain.risk import AT_RISK_TIERS, tier_at
 from reengage.domain.settings import OrgSettings
@@ -16,36 +17,80 @@ from reengage.domain.settings import OrgSettings
 HISTORY_DAYS = 90
 
 
+# An as_of after everything: the outcome of an attempt once all its events are in.
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    communication_id: str
+    sent_at: datetime
+    tier_before: str | None  # the at-risk tier just before it was sent, else None
+    contacted: bool  # followed by a contact within attribution_window_days
+
+
+def attempt_outcome(
+    history: PatientHistory, attempt: Communication, as_of: datetime, settings: OrgSettings
+) -> AttemptOutcome:
+    before = attempt.sent_at - ONE_MICROSECOND
+    # A patient not yet part of the data just before the attempt was in no tier.
+    tier = tier_at(history, before, settings) if history.start() <= before else None
+    return AttemptOutcome(
+        communication_id=attempt.id,
+        sent_at=attempt.sent_at,
+        tier_before=tier if tier in AT_RISK_TIERS else None,
+        contacted=followed_by_contact(attempt, history, as_of, settings.attribution_window_days),
+    )
+
+
+def attempt_outcomes(history: PatientHistory, settings: OrgSettings) -> list[AttemptOutcome]:
+    """Every attempt's outcome with all of the history known: what the derived
+    ``attempt_outcomes`` table keeps, valid for any as_of at or after the patient's horizon."""
+    return [
+        attempt_outcome(history, a, END_OF_TIME, settings) for a in history.attempts(END_OF_TIME)
+    ]
+
+
+def qualifying_days(as_of: datetime, settings: OrgSettings) -> tuple[date, date]:
+    """First and last send date of the attempts behind the prediction: in the last 90 days
+    and at least ``attribution_window_days`` before as_of's date (so the window has passed)."""
+    zone = settings.zone()
+    return (
+        window_first_day(as_of, zone, HISTORY_DAYS),
+        local_date(as_of, zone) - timedelta(days=settings.attribution_window_days),
+    )
+
+
 def tier_outcomes(
     histories: Iterable[PatientHistory], as_of: datetime, settings: OrgSettings
 ) -> dict[str, tuple[int, int]]:
-    """Per at-risk tier, (attempts, attempts followed by a contact) over the qualifying history.
-
-    An attempt qualifies when sent in the last 90 days and at least
-    ``attribution_window_days`` before as_of's date (so its window has fully passed); it
-    counts for the tier its patient was in just before it was sent. Every patient of the org
-    counts, whatever their status now.
+    """Per at-risk tier, (attempts, attempts followed by a contact) over the qualifying
+    attempts, each counted for the tier its patient was in just before it was sent. Every
+    patient of the org counts, whatever their status now.
     """
     zone = settings.zone()
-    window = settings.attribution_window_days
-    first_day = window_first_day(as_of, zone, HISTORY_DAYS)
-    last_day = local_date(as_of, zone) - timedelta(days=window)
+    first_day, last_day = qualifying_days(as_of, settings)
     outcomes = {tier: [0, 0] for tier in AT_RISK_TIERS}
     for history in histories:
-        start = history.start()
         for attempt in history.attempts(as_of):
             if not first_day <= local_date(attempt.sent_at, zone) <= last_day:
                 continue
-            before = attempt.sent_at - ONE_MICROSECOND
-            if start > before:
-                continue  # the patient was not yet part of the data
-            tier = tier_at(history, before, settings)
-            if tier not in outcomes:
-                continue
-            outcomes[tier][0] += 1
-            if followed_by_contact(attempt, history, as_of, window):
-                outcomes[tier][1] += 1
+            outcome = attempt_outcome(history, attempt, as_of, settings)
+            if outcome.tier_before is not None:
+                outcomes[outcome.tier_before][0] += 1
+                outcomes[outcome.tier_before][1] += int(outcome.contacted)
     return {tier: (n, k) for tier, (n, k) in outcomes.items()}
+
+
+def add_outcomes(
+    *parts: Mapping[str, tuple[int, int]],
+) -> dict[str, tuple[int, int]]:
+    """Sum per-tier (attempts, contacted) counts from several sources."""
+    total = {tier: (0, 0) for tier in AT_RISK_TIERS}
+    for part in parts:
+        for tier, (n, k) in part.items():
+            total[tier] = (total[tier][0] + n, total[tier][1] + k)
+    return total
 
 
 def success_rate_prediction(

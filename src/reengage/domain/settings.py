@@ -55,6 +55,15 @@ class OrgSettings(BaseModel):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def derivation_key(self) -> str:
+        """The settings derived state depends on, as one comparable string: derived rows
+        computed under another key are stale."""
+        t = self.tier_thresholds
+        return (
+            f"{self.timezone}|{t.low},{t.medium},{t.high},{t.critical}"
+            f"|{int(self.booked_patients_are_engaged)}|{self.attribution_window_days}"
+        )
+
 
 @lru_cache(maxsize=1)
 def _known_timezones() -> frozenset[str]:

@@ -2,6 +2,7 @@
 
 from reengage.models.api_key import ApiKey
 from reengage.models.appointment import Appointment
+from reengage.models.attempt_outcome import AttemptOutcome
 from reengage.models.audit import AuditEntry
 from reengage.models.communication import Communication
 from reengage.models.followup import Followup
@@ -12,6 +13,7 @@ from reengage.models.patient_state import PatientState
 __all__ = [
     "ApiKey",
     "Appointment",
+    "AttemptOutcome",
     "AuditEntry",
     "Communication",
     "Followup",

@@ -32,8 +32,9 @@ class PatientState(Base):
     last_attempt_day: Mapped[int | None] = mapped_column(Integer)
     followup_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     followup_due_day: Mapped[int | None] = mapped_column(Integer)
-    # The org timezone the day values were computed in: a change of timezone invalidates them.
-    timezone: Mapped[str] = mapped_column(String(64))
+    # The org settings this row (and the patient's attempt outcomes) were computed under
+    # (``OrgSettings.derivation_key``): rows under other settings are not used.
+    settings_key: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
         ForeignKeyConstraint(

@@ -29,8 +29,8 @@ def patch_settings(session: Session, org_id: str, patch: dict[str, Any]) -> OrgS
     updated = OrgSettings.model_validate(merge_patch(current.model_dump(), patch))
     org.settings = updated.model_dump()
     session.flush()
-    if updated.timezone != current.timezone:
-        # Derived day values are calendar days in the org's timezone.
+    if updated.derivation_key() != current.derivation_key():
+        # Derived rows hold days in the org's timezone and tiers under its thresholds.
         from reengage.analytics import state
 
         state.rebuild(session, org_id)
