@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer.main
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from reengage.cli import app as cli_app
 from reengage.config import Settings
+from reengage.demo import load_demo
 from reengage.domain.settings import OrgSettings
-from tests.factories import OrgFixture
+from tests.factories import OrgFixture, make_org
 from tests.live_server import live_server
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
@@ -86,3 +91,30 @@ def test_the_write_walkthrough_runs_as_written(app: FastAPI, org: OrgFixture) ->
     assert '"name":"Jordan Sample"' in done.stdout
     assert '"patients":{"created":1,"updated":0,"unchanged":0}' in done.stdout
     assert '"timezone":"Australia/Sydney"' in done.stdout
+
+
+def _json_blocks(section: str) -> list[Any]:
+    return [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)]
+
+
+def test_the_analytics_examples_are_the_demo_clinics_real_answers(
+    client: TestClient, engine: Engine
+) -> None:
+    """The README's example responses come from the demo clinic it names, unedited."""
+    org = make_org(engine, timezone="Australia/Sydney")
+    as_of = "2026-11-24T17:00:00+11:00"
+    load_demo(engine, org.id, 2000, 1, datetime.fromisoformat(as_of))
+    metrics_example, list_example = _json_blocks(_section("Risk analytics"))
+    base = f"/api/v1/reengagement/{org.id}"
+    params = {"as_of": as_of}
+    metrics = client.get(f"{base}/risk-metrics", params=params, headers=org.headers()).json()
+    listed = client.get(
+        f"{base}/patients/prioritized",
+        params={**params, "risk_level": "high", "limit": 1},
+        headers=org.headers(),
+    ).json()
+    for example in (metrics_example, list_example):
+        assert example["organization_id"] == "org_demo"
+        example["organization_id"] = org.id
+    assert metrics == metrics_example
+    assert listed == list_example

@@ -35,22 +35,26 @@ AsOf = Annotated[
 
 
 def only_params(*allowed: str) -> Callable[[Request], None]:
-    """Refuse query parameters the contract does not define, naming the allowed ones: a
-    misspelt filter silently ignored would show the wrong patients."""
+    """Refuse query parameters the contract does not define (naming the allowed ones) and
+    repeated ones: a misspelt or doubled filter silently ignored would show the wrong
+    patients."""
 
     def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - set(allowed))
-        if unknown:
-            raise RecordValidationError(
-                [
-                    Problem(
-                        ("query", name),
-                        f"is not a parameter of this endpoint; allowed: {', '.join(allowed)}",
-                        "unknown_parameter",
-                    )
-                    for name in unknown
-                ]
+        names = [name for name, _ in request.query_params.multi_items()]
+        problems = [
+            Problem(
+                ("query", name),
+                f"is not a parameter of this endpoint; allowed: {', '.join(allowed)}",
+                "unknown_parameter",
             )
+            for name in sorted(set(names) - set(allowed))
+        ]
+        problems += [
+            Problem(("query", name), "is given more than once; give it once", "repeated")
+            for name in sorted({n for n in names if names.count(n) > 1} & set(allowed))
+        ]
+        if problems:
+            raise RecordValidationError(problems)
 
     return check
 

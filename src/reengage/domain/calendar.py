@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -56,26 +57,42 @@ def days_between(earlier: datetime, later: datetime, zone: ZoneInfo) -> int:
     return (local_date(later, zone) - local_date(earlier, zone)).days
 
 
+AS_OF_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+AS_OF_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+AS_OF_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+AS_OF_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+AS_OF_YEARS = "1900 to 8999"
+AS_OF_FORMS = "a date (YYYY-MM-DD) or an ISO 8601 datetime with offset (2026-11-24T09:00:00+11:00)"
+
+
 def parse_as_of(value: str | None, zone: ZoneInfo, now: datetime) -> datetime:
     """``as_of`` as the contract reads it: a datetime with offset, or a date meaning the end of
-    that day in the org's timezone; absent means now.
+    that day in the org's timezone; absent (or empty) means now.
 
-    Raises ValueError with a message fit for the client.
+    Only those two forms: ISO 8601's week dates and basic format are refused rather than
+    guessed at. Raises ValueError with a message fit for the client.
     """
     if value is None or value == "":
         return now
     text = value.strip()
-    if len(text) == 10:
-        try:
-            return end_of_day(date.fromisoformat(text), zone)
-        except ValueError:
-            pass
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            "must be a date (YYYY-MM-DD) or an ISO 8601 datetime with offset"
-        ) from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("a datetime needs a UTC offset (e.g. +10:00 or Z)")
+        if AS_OF_DATE.fullmatch(text):
+            parsed = end_of_day(date.fromisoformat(text), zone)
+        elif not AS_OF_DATETIME.fullmatch(text):
+            raise ValueError(f"must be {AS_OF_FORMS}")
+        else:
+            parsed = datetime.fromisoformat(text)
+            if parsed.tzinfo is None or parsed.utcoffset() is None:
+                raise ValueError("a datetime needs a UTC offset (e.g. +10:00 or Z)")
+        parsed.astimezone(UTC)  # an instant with no UTC form (year 1 or 9999) fails here
+    except OverflowError:
+        raise ValueError(f"is out of range: must fall in the years {AS_OF_YEARS}") from None
+    except ValueError as exc:
+        if "UTC offset" in str(exc) or str(exc).startswith(("must be", "is out of range")):
+            raise
+        raise ValueError(f"must be {AS_OF_FORMS}") from None
+    if not AS_OF_EARLIEST <= parsed <= AS_OF_LATEST:
+        # Windows reach a year either side of as_of; far from today they would leave the
+        # calendar datetime can represent.
+        raise ValueError(f"is out of range: must fall in the years {AS_OF_YEARS}")
     return parsed
