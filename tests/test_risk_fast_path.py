@@ -158,6 +158,41 @@ def _check_agreement(
         fast = service.prediction(session, late, weights)
         assert fast == service.reference_prediction(session, late, weights)
         event(f"prediction at the late as_of is {'None' if fast is None else 'a number'}")
+        assert service.risk_metrics(session, late) == _reference_metrics(session, late)
+        for level, flag, sort_by in LIST_QUERIES:
+            for limit, offset in ((2, 0), (3, 2), (50, 0)):
+                args = (level, flag, sort_by, limit, offset)
+                assert service.prioritized(session, late, *args) == service.reference_prioritized(
+                    session, late, *args
+                )
+
+
+LIST_QUERIES = [
+    ("all", None, "risk_score"),
+    ("all", None, "days_since_contact"),
+    ("all", None, "next_action_date"),
+    ("critical", None, "risk_score"),
+    ("medium", None, "next_action_date"),
+    ("all", "no_future_appt", "risk_score"),
+    ("all", "overdue_followup", "days_since_contact"),
+    ("high", "failed_contact", "risk_score"),
+    ("engaged", "missed_appt", "next_action_date"),
+]
+
+
+def _reference_metrics(session: Any, where: service.Scope) -> Any:
+    """risk-metrics counted from the reference standings."""
+    population = service.reference_standings(session, where)
+    tally = risk_queries.Tally.of(population)
+    return service.RiskMetrics(
+        organization_id=where.org_id,
+        last_updated=where.as_of.astimezone(where.settings.zone()),
+        risk_summary=service.RiskSummary(**tally.tiers),
+        alerts=service.Alerts(
+            **{alert: tally.flags[flag] for flag, alert in service.ALERT_FOR_FLAG.items()}
+        ),
+        immediate_actions_required=tally.priority_one,
+    )
 
 
 def _states(engine: Engine, org_id: str) -> list[tuple[Any, ...]]:

@@ -50,10 +50,10 @@ def _at_least(column: Any, bound: int) -> ColumnElement[int]:
     return _flag(and_(column.is_not(None), column >= bound))
 
 
-def standings(
-    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
-) -> list[Standing]:
-    """Standings of the population patients whose derived state is valid at as_of."""
+def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> Any:
+    """One row per population patient whose derived state is valid at as_of: patient_id,
+    tier, the four flags (0/1, ``future`` is 1 when booked), priority, action, score, days,
+    next_day (a day ordinal)."""
     s: Any = PatientState.__table__
     today = local_date(as_of, settings.zone()).toordinal()
     t = settings.tier_thresholds
@@ -158,18 +158,51 @@ def standings(
         (and_(c.followup_due_day.is_not(None), c.followup_due_day < base_day), c.followup_due_day),
         else_=base_day,
     )
-    stmt = select(
+    return select(
         c.patient_id,
-        tier,
+        tier.label("tier"),
         c.missed,
         c.failed,
         c.overdue,
         c.future,
-        priority,
-        action,
-        score,
+        priority.label("priority"),
+        action.label("action"),
+        score.label("score"),
         c.days,
-        next_day,
+        next_day.label("next_day"),
+    ).subquery()
+
+
+FLAG_COLUMNS = {
+    risk.MISSED_APPT: "missed",
+    risk.FAILED_CONTACT: "failed",
+    risk.OVERDUE_FOLLOWUP: "overdue",
+}
+
+
+def _has_flag(st: Any, flag: str) -> Any:
+    if flag == risk.NO_FUTURE_APPT:
+        return st.c.future == 0
+    return st.c[FLAG_COLUMNS[flag]] == 1
+
+
+def standings(
+    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
+) -> list[Standing]:
+    """Standings of the population patients whose derived state is valid at as_of."""
+    st = _standings_subquery(org_id, as_of, settings)
+    stmt = select(
+        st.c.patient_id,
+        st.c.tier,
+        st.c.missed,
+        st.c.failed,
+        st.c.overdue,
+        st.c.future,
+        st.c.priority,
+        st.c.action,
+        st.c.score,
+        st.c.days,
+        st.c.next_day,
     )
     out = []
     for pid, tier_, m, f, o, fut, prio, act, sc, d, nd in session.execute(stmt):
@@ -196,6 +229,116 @@ def standings(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts over a set of standings: per tier, per flag, of priority 1, and the days sum."""
+
+    tiers: dict[str, int]
+    flags: dict[str, int]
+    priority_one: int
+    total: int
+    days_sum: int
+
+    @staticmethod
+    def of(items: list[Standing]) -> Tally:
+        tiers = dict.fromkeys(risk.TIERS, 0)
+        flags = dict.fromkeys(risk.FLAGS, 0)
+        for item in items:
+            tiers[item.tier] += 1
+            for flag in item.flags:
+                flags[flag] += 1
+        return Tally(
+            tiers=tiers,
+            flags=flags,
+            priority_one=sum(1 for i in items if i.action_priority == 1),
+            total=len(items),
+            days_sum=sum(i.days_since_last_contact for i in items),
+        )
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            tiers={t: self.tiers[t] + other.tiers[t] for t in risk.TIERS},
+            flags={f: self.flags[f] + other.flags[f] for f in risk.FLAGS},
+            priority_one=self.priority_one + other.priority_one,
+            total=self.total + other.total,
+            days_sum=self.days_sum + other.days_sum,
+        )
+
+
+def _listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[Any]:
+    """The prioritized list's membership: an action to take, and the filters."""
+    where: list[Any] = [st.c.action != risk.NO_ACTION[1]]
+    if risk_level is not None:
+        where.append(st.c.tier == risk_level)
+    if flag is not None:
+        where.append(_has_flag(st, flag))
+    return where
+
+
+def tally(
+    session: Session,
+    org_id: str,
+    as_of: datetime,
+    settings: OrgSettings,
+    listed: bool = False,
+    risk_level: str | None = None,
+    flag: str | None = None,
+) -> Tally:
+    """Counts over the fast-path population (or, with ``listed``, its filtered list) in one
+    aggregate query, without fetching a row per patient."""
+    st = _standings_subquery(org_id, as_of, settings)
+    columns: list[Any] = [
+        func.count(),
+        func.sum(case((st.c.priority == 1, 1), else_=0)),
+        func.sum(st.c.days),
+    ]
+    columns += [func.sum(case((st.c.tier == tier, 1), else_=0)) for tier in risk.TIERS]
+    columns += [func.sum(case((_has_flag(st, f), 1), else_=0)) for f in risk.FLAGS]
+    stmt = select(*columns)
+    if listed:
+        stmt = stmt.where(*_listed_filter(st, risk_level, flag))
+    row = session.execute(stmt).one()
+    values = [int(v or 0) for v in row]
+    n_tiers = len(risk.TIERS)
+    return Tally(
+        tiers=dict(zip(risk.TIERS, values[3 : 3 + n_tiers], strict=True)),
+        flags=dict(zip(risk.FLAGS, values[3 + n_tiers :], strict=True)),
+        priority_one=values[1],
+        total=values[0],
+        days_sum=values[2],
+    )
+
+
+SQL_SORTS = {
+    "risk_score": lambda st: (st.c.score.desc(), st.c.patient_id),
+    "days_since_contact": lambda st: (st.c.days.desc(), st.c.patient_id),
+    "next_action_date": lambda st: (st.c.next_day, st.c.patient_id),
+}
+
+
+def listed_page(
+    session: Session,
+    org_id: str,
+    as_of: datetime,
+    settings: OrgSettings,
+    risk_level: str | None,
+    flag: str | None,
+    sort_by: str,
+    limit: int,
+    offset: int,
+) -> list[str]:
+    """Patient ids of one page of the prioritized list, sorted and paged in SQL."""
+    st = _standings_subquery(org_id, as_of, settings)
+    stmt = (
+        select(st.c.patient_id)
+        .where(*_listed_filter(st, risk_level, flag))
+        .order_by(*SQL_SORTS[sort_by](st))
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(stmt))
 
 
 def stale_patient_ids(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from reengage import clock
 from reengage.analytics import queries, risk_queries
-from reengage.analytics.risk_queries import Standing
+from reengage.analytics.risk_queries import Standing, Tally
 from reengage.analytics.schemas import (
     Alerts,
     HistoryItem,
@@ -88,6 +88,14 @@ def standing_of(assessment: risk.Assessment) -> Standing:
     )
 
 
+def _slow_standings(session: Session, where: Scope, ids: list[str]) -> list[Standing]:
+    return [
+        standing_of(risk.assess(history, where.as_of, where.settings))
+        for _, history in queries.load_histories(session, where.org_id, ids)
+        if risk.in_population(history, where.as_of)
+    ]
+
+
 def standings(session: Session, where: Scope) -> list[Standing]:
     """Every population patient's standing, ordered by patient id.
 
@@ -96,33 +104,26 @@ def standings(session: Session, where: Scope) -> list[Standing]:
     """
     fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings)
     stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
-    slow = [
-        standing_of(risk.assess(history, where.as_of, where.settings))
-        for _, history in queries.load_histories(session, where.org_id, stale)
-        if risk.in_population(history, where.as_of)
-    ]
-    return sorted(fast + slow, key=lambda s: s.patient_id)
+    return sorted(fast + _slow_standings(session, where, stale), key=lambda s: s.patient_id)
 
 
 def reference_standings(session: Session, where: Scope) -> list[Standing]:
     """The same straight from every patient's full history: what ``standings`` must equal."""
-    return [
-        standing_of(risk.assess(history, where.as_of, where.settings))
-        for _, history in queries.load_histories(session, where.org_id)
-        if risk.in_population(history, where.as_of)
-    ]
+    ids = queries.patient_ids(session, where.org_id)
+    return _slow_standings(session, where, ids)
 
 
 def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
-    population = standings(session, where)
-    tiers = Counter(s.tier for s in population)
-    flags = Counter(flag for s in population for flag in s.flags)
+    """Counted in SQL over the derived state, plus the patients it cannot answer for."""
+    stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
+    counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings)
+    counts += Tally.of(_slow_standings(session, where, stale))
     return RiskMetrics(
         organization_id=where.org_id,
         last_updated=_shown(where),
-        risk_summary=RiskSummary(**{tier: tiers[tier] for tier in risk.TIERS}),
-        alerts=Alerts(**{alert: flags[flag] for flag, alert in ALERT_FOR_FLAG.items()}),
-        immediate_actions_required=sum(1 for s in population if s.action_priority == 1),
+        risk_summary=RiskSummary(**counts.tiers),
+        alerts=Alerts(**{alert: counts.flags[flag] for flag, alert in ALERT_FOR_FLAG.items()}),
+        immediate_actions_required=counts.priority_one,
     )
 
 
@@ -131,6 +132,20 @@ SORT_KEYS: dict[str, Callable[[Standing], Any]] = {
     "days_since_contact": lambda s: (-s.days_since_last_contact, s.patient_id),
     "next_action_date": lambda s: (s.next_action_date, s.patient_id),
 }
+
+
+def listed_standings(
+    population: list[Standing], risk_level: str, action_required: str | None, sort_by: str
+) -> list[Standing]:
+    """The prioritized list from standings: an action to take, the filters, the order."""
+    listed = [
+        s
+        for s in population
+        if s.recommended_action != "none"
+        and (risk_level == "all" or s.tier == risk_level)
+        and (action_required is None or action_required in s.flags)
+    ]
+    return sorted(listed, key=SORT_KEYS[sort_by])
 
 
 def prioritized(
@@ -142,26 +157,35 @@ def prioritized(
     limit: int,
     offset: int,
 ) -> PrioritizedList:
-    listed = [
-        s
-        for s in standings(session, where)
-        if s.recommended_action != "none"
-        and (risk_level == "all" or s.tier == risk_level)
-        and (action_required is None or action_required in s.flags)
-    ]
-    listed.sort(key=SORT_KEYS[sort_by])
-    at_risk = Counter(s.tier for s in listed if s.at_risk)
-    days = [s.days_since_last_contact for s in listed]
+    """Filtered, sorted, paged and counted in SQL when the derived state answers for every
+    patient (the usual case: as_of now); merged in Python with the straight path otherwise."""
+    stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
+    level = None if risk_level == "all" else risk_level
+    if not stale:
+        args = (session, where.org_id, where.as_of, where.settings)
+        counts = risk_queries.tally(*args, listed=True, risk_level=level, flag=action_required)
+        page_ids = risk_queries.listed_page(*args, level, action_required, sort_by, limit, offset)
+    else:
+        listed = listed_standings(standings(session, where), risk_level, action_required, sort_by)
+        counts = Tally.of(listed)
+        page_ids = [s.patient_id for s in listed[offset : offset + limit]]
+    return _shape_list(session, where, counts, page_ids, limit, offset)
+
+
+def _shape_list(
+    session: Session, where: Scope, counts: Tally, page_ids: list[str], limit: int, offset: int
+) -> PrioritizedList:
+    at_risk = Counter({tier: counts.tiers[tier] for tier in risk.AT_RISK_TIERS})
+    total_at_risk = sum(at_risk.values())
     summary = ListSummary(
-        total=len(listed),
-        total_at_risk=sum(at_risk.values()),
-        immediate_action_required=sum(1 for s in listed if s.action_priority == 1),
+        total=counts.total,
+        total_at_risk=total_at_risk,
+        immediate_action_required=counts.priority_one,
         avg_days_since_contact=(
-            round_one_decimal(Fraction(sum(days), len(days))) if days else None
+            round_one_decimal(Fraction(counts.days_sum, counts.total)) if counts.total else None
         ),
-        success_rate_prediction=prediction(session, where, at_risk) if at_risk else None,
+        success_rate_prediction=prediction(session, where, at_risk) if total_at_risk else None,
     )
-    page_ids = [s.patient_id for s in listed[offset : offset + limit]]
     loaded = {p.id: (p, h) for p, h in queries.load_histories(session, where.org_id, page_ids)}
     return PrioritizedList(
         organization_id=where.org_id,
@@ -171,6 +195,22 @@ def prioritized(
         limit=limit,
         offset=offset,
     )
+
+
+def reference_prioritized(
+    session: Session,
+    where: Scope,
+    risk_level: str,
+    action_required: str | None,
+    sort_by: str,
+    limit: int,
+    offset: int,
+) -> PrioritizedList:
+    """The list straight from full histories: what ``prioritized`` must equal."""
+    population = reference_standings(session, where)
+    listed = listed_standings(population, risk_level, action_required, sort_by)
+    page_ids = [s.patient_id for s in listed[offset : offset + limit]]
+    return _shape_list(session, where, Tally.of(listed), page_ids, limit, offset)
 
 
 def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
