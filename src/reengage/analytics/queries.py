@@ -26,44 +26,60 @@ from reengage.models import (
 CHUNK = 500
 
 
+IdRange = tuple[str, str]
+
+
+def _selections(
+    column: Any, patient_ids: Sequence[str] | None, id_range: IdRange | None
+) -> list[list[Any]]:
+    """WHERE clauses that pick the patients, one list per query to run: all of them, an
+    inclusive id range (ids sort byte-wise on both databases), or chunks of named ids."""
+    if id_range is not None:
+        return [[column.between(*id_range)]]
+    if patient_ids is None:
+        return [[]]
+    return [[column.in_(patient_ids[i : i + CHUNK])] for i in range(0, len(patient_ids), CHUNK)]
+
+
 def _by_patient(
-    session: Session, model: Any, org_id: str, patient_ids: Sequence[str] | None
+    session: Session,
+    model: Any,
+    org_id: str,
+    patient_ids: Sequence[str] | None,
+    id_range: IdRange | None,
 ) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = defaultdict(list)
     table = model.__table__
-    if patient_ids is None:
-        chunks: list[Sequence[str] | None] = [None]
-    else:
-        chunks = [patient_ids[i : i + CHUNK] for i in range(0, len(patient_ids), CHUNK)]
-    for chunk in chunks:
-        stmt = select(table).where(table.c.org_id == org_id)
-        if chunk is not None:
-            stmt = stmt.where(table.c.patient_id.in_(chunk))
-        for row in session.execute(stmt):
+    for where in _selections(table.c.patient_id, patient_ids, id_range):
+        for row in session.execute(select(table).where(table.c.org_id == org_id, *where)):
             grouped[row.patient_id].append(row)
     return grouped
 
 
 def load_patients(
-    session: Session, org_id: str, patient_ids: Sequence[str] | None = None
+    session: Session,
+    org_id: str,
+    patient_ids: Sequence[str] | None = None,
+    id_range: IdRange | None = None,
 ) -> list[Patient]:
-    stmt = select(Patient).where(Patient.org_id == org_id)
-    if patient_ids is None:
-        return list(session.scalars(stmt.order_by(Patient.id)))
     found: list[Patient] = []
-    for i in range(0, len(patient_ids), CHUNK):
-        found += session.scalars(stmt.where(Patient.id.in_(patient_ids[i : i + CHUNK])))
+    for where in _selections(Patient.id, patient_ids, id_range):
+        found += session.scalars(select(Patient).where(Patient.org_id == org_id, *where))
     return sorted(found, key=lambda p: p.id)
 
 
 def load_histories(
-    session: Session, org_id: str, patient_ids: Sequence[str] | None = None
+    session: Session,
+    org_id: str,
+    patient_ids: Sequence[str] | None = None,
+    id_range: IdRange | None = None,
 ) -> list[tuple[Patient, domain.PatientHistory]]:
-    """Each patient (all of the org's, or those named) with their whole history."""
-    patients = load_patients(session, org_id, patient_ids)
-    appointments = _by_patient(session, Appointment, org_id, patient_ids)
-    communications = _by_patient(session, Communication, org_id, patient_ids)
-    followups = _by_patient(session, Followup, org_id, patient_ids)
+    """Each patient (all of the org's, those named, or those in an id range) with their
+    whole history."""
+    patients = load_patients(session, org_id, patient_ids, id_range)
+    appointments = _by_patient(session, Appointment, org_id, patient_ids, id_range)
+    communications = _by_patient(session, Communication, org_id, patient_ids, id_range)
+    followups = _by_patient(session, Followup, org_id, patient_ids, id_range)
     return [
         (
             p,
@@ -111,17 +127,23 @@ def patient_ids(session: Session, org_id: str) -> list[str]:
 def replace_derived(
     session: Session,
     org_id: str,
-    ids: Sequence[str],
+    ids: Sequence[str] | None,
     states: list[dict[str, Any]],
     outcomes: list[dict[str, Any]],
 ) -> None:
-    """Swap the derived rows of these patients for new ones."""
-    for model, rows in ((PatientState, states), (AttemptOutcome, outcomes)):
+    """Swap the derived rows of these patients (``None``: of the whole org) for new ones."""
+    for model in (PatientState, AttemptOutcome):
         table: Any = model.__table__
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i : i + CHUNK]
-            session.execute(
-                delete(table).where(table.c.org_id == org_id, table.c.patient_id.in_(chunk))
-            )
+        for where in _selections(table.c.patient_id, ids, None):
+            session.execute(delete(table).where(table.c.org_id == org_id, *where))
+    insert_derived(session, states, outcomes)
+
+
+def insert_derived(
+    session: Session, states: list[dict[str, Any]], outcomes: list[dict[str, Any]]
+) -> None:
+    """Core executemany on the session's connection: the ORM's bulk path costs more per row."""
+    connection = session.connection()
+    for model, rows in ((PatientState, states), (AttemptOutcome, outcomes)):
         if rows:
-            session.execute(insert(table), rows)
+            connection.execute(insert(model.__table__), rows)  # type: ignore[arg-type]

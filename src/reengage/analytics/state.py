@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from reengage.analytics import queries
 from reengage.domain.calendar import local_date
+from reengage.domain.history import PatientHistory
 from reengage.domain.prediction import attempt_outcomes
 from reengage.domain.state import PatientState, summarize
 from reengage.orgs import service as orgs_service
@@ -24,16 +25,48 @@ REBUILD_CHUNK = 2000
 
 
 def refresh(session: Session, org_id: str, patient_ids: Iterable[str]) -> None:
-    """Recompute the state of these patients from their records."""
+    """Recompute the derived rows of these patients from their records."""
     ids = sorted(set(patient_ids))
-    if not ids:
-        return
+    if ids:
+        _write(session, org_id, queries.load_histories(session, org_id, ids), ids)
+
+
+def rebuild(
+    session: Session, org_id: str, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Recompute the derived rows of every patient of the org; returns how many.
+
+    The old rows go in one statement, and patients are read in id ranges, not id lists:
+    a rebuild is what a bulk load and a settings change wait for.
+    """
+    ids = queries.patient_ids(session, org_id)
+    queries.replace_derived(session, org_id, None, [], [])
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        chunk = ids[start : start + REBUILD_CHUNK]
+        loaded = queries.load_histories(session, org_id, id_range=(chunk[0], chunk[-1]))
+        _write(session, org_id, loaded, None)
+        # The patients were read only to be summarized: keep the session from growing.
+        for patient, _ in loaded:
+            session.expunge(patient)
+        if progress is not None:
+            progress(start + len(chunk), len(ids))
+    return len(ids)
+
+
+def _write(
+    session: Session,
+    org_id: str,
+    loaded: list[tuple[Any, PatientHistory]],
+    replace_ids: list[str] | None,
+) -> None:
+    """Summarize the loaded histories and store the rows (replacing those of
+    ``replace_ids``; with None, the caller has already cleared them)."""
     settings = orgs_service.get_settings(session, org_id)
     zone = settings.zone()
     key = settings.derivation_key()
     states: list[dict[str, Any]] = []
     outcomes: list[dict[str, Any]] = []
-    for _, history in queries.load_histories(session, org_id, ids):
+    for _, history in loaded:
         states.append(_row(org_id, summarize(history, zone), key))
         outcomes += (
             {
@@ -47,19 +80,10 @@ def refresh(session: Session, org_id: str, patient_ids: Iterable[str]) -> None:
             }
             for o in attempt_outcomes(history, settings)
         )
-    queries.replace_derived(session, org_id, ids, states, outcomes)
-
-
-def rebuild(
-    session: Session, org_id: str, progress: Callable[[int, int], None] | None = None
-) -> int:
-    """Recompute the state of every patient of the org; returns how many."""
-    ids = queries.patient_ids(session, org_id)
-    for start in range(0, len(ids), REBUILD_CHUNK):
-        refresh(session, org_id, ids[start : start + REBUILD_CHUNK])
-        if progress is not None:
-            progress(min(start + REBUILD_CHUNK, len(ids)), len(ids))
-    return len(ids)
+    if replace_ids is None:
+        queries.insert_derived(session, states, outcomes)
+    else:
+        queries.replace_derived(session, org_id, replace_ids, states, outcomes)
 
 
 def _row(org_id: str, state: PatientState, settings_key: str) -> dict[str, Any]:
