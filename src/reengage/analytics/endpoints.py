@@ -8,13 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from reengage import audit
-from reengage.analytics import service
+from reengage.analytics import performance, service
 from reengage.analytics.schemas import (
     ActionRequired,
+    Performance,
     PrioritizedList,
     RiskLevelFilter,
     RiskMetrics,
     SortBy,
+    Timeframe,
 )
 from reengage.auth.dependencies import OrgId, SessionDep, require
 from reengage.auth.principal import Principal
@@ -69,6 +71,22 @@ def get_risk_metrics(
     org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None
 ) -> RiskMetrics:
     return service.risk_metrics(session, service.scope(session, org_id, as_of))
+
+
+@router.get(
+    "/performance",
+    response_model=Performance,
+    summary="Whether outreach works: attempts, contacts, conversions, per channel",
+    dependencies=[Depends(only_params("as_of", "timeframe"))],
+)
+def get_performance(
+    org_id: OrgId,
+    session: SessionDep,
+    _: Analyst,
+    as_of: AsOf = None,
+    timeframe: Timeframe = "last_30_days",
+) -> Performance:
+    return performance.performance(session, service.scope(session, org_id, as_of), timeframe)
 
 
 @router.get(

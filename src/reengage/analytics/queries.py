@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -147,3 +148,31 @@ def insert_derived(
     for model, rows in ((PatientState, states), (AttemptOutcome, outcomes)):
         if rows:
             connection.execute(insert(model.__table__), rows)  # type: ignore[arg-type]
+
+
+def patients_with_attempts_between(
+    session: Session, org_id: str, since: datetime, until: datetime
+) -> list[str]:
+    """Patients of any status with an outreach attempt sent in [since, until]."""
+    c = Communication
+    stmt = (
+        select(c.patient_id)
+        .where(
+            c.org_id == org_id,
+            c.direction == "outbound",
+            c.sent_at >= since,
+            c.sent_at <= until,
+        )
+        .distinct()
+        .order_by(c.patient_id)
+    )
+    return list(session.scalars(stmt))
+
+
+def active_patient_ids(session: Session, org_id: str) -> list[str]:
+    stmt = (
+        select(Patient.id)
+        .where(Patient.org_id == org_id, Patient.status == "active")
+        .order_by(Patient.id)
+    )
+    return list(session.scalars(stmt))

@@ -82,3 +82,55 @@ class PrioritizedList(BaseModel):
     summary: ListSummary
     limit: int
     offset: int
+
+
+Timeframe = Literal["last_7_days", "last_30_days", "last_90_days"]
+
+
+class SmsFunnel(BaseModel):
+    sent: int
+    delivered: int
+    responded: int
+    response_rate: float | None
+
+
+class EmailFunnel(BaseModel):
+    sent: int
+    opened: int
+    responded: int
+    response_rate: float | None
+
+
+class PhoneFunnel(BaseModel):
+    attempted: int
+    connected: int
+    appointment_booked: int
+    conversion_rate: float | None
+
+
+class ChannelPerformance(BaseModel):
+    sms: SmsFunnel
+    email: EmailFunnel
+    phone: PhoneFunnel
+
+
+class BenchmarkComparison(BaseModel):
+    industry_avg_contact_rate: float
+    industry_avg_conversion: float
+    our_performance: Literal["above_average", "average", "below_average", "insufficient_data"]
+
+
+class Performance(BaseModel):
+    organization_id: str
+    last_updated: datetime
+    timeframe: Timeframe
+    period_start: date
+    period_end: date
+    outreach_attempts: int
+    successful_contacts: int
+    contact_success_rate: float | None
+    appointments_scheduled: int
+    conversion_rate: float | None
+    avg_days_to_reengage: float | None
+    channel_performance: ChannelPerformance
+    benchmark_comparison: BenchmarkComparison

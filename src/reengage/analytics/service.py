@@ -120,7 +120,7 @@ def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
     counts += Tally.of(_slow_standings(session, where, stale))
     return RiskMetrics(
         organization_id=where.org_id,
-        last_updated=_shown(where),
+        last_updated=shown(where),
         risk_summary=RiskSummary(**counts.tiers),
         alerts=Alerts(**{alert: counts.flags[flag] for flag, alert in ALERT_FOR_FLAG.items()}),
         immediate_actions_required=counts.priority_one,
@@ -189,7 +189,7 @@ def _shape_list(
     loaded = {p.id: (p, h) for p, h in queries.load_histories(session, where.org_id, page_ids)}
     return PrioritizedList(
         organization_id=where.org_id,
-        last_updated=_shown(where),
+        last_updated=shown(where),
         patients=[_entry(*loaded[pid], where) for pid in page_ids],
         summary=summary,
         limit=limit,
@@ -264,6 +264,6 @@ def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
     )
 
 
-def _shown(where: Scope) -> datetime:
+def shown(where: Scope) -> datetime:
     """as_of as the clinic reads it: in the org's timezone."""
     return where.as_of.astimezone(where.settings.zone())

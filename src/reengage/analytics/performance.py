@@ -1,0 +1,83 @@
+"""``/performance``: outreach outcomes over the last 7, 30 or 90 days.
+
+Straight from the histories of the patients concerned: those with an attempt in the window
+(for the funnels) and the active patients (for the days to reengage).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from reengage.analytics import queries
+from reengage.analytics.schemas import (
+    BenchmarkComparison,
+    ChannelPerformance,
+    EmailFunnel,
+    Performance,
+    PhoneFunnel,
+    SmsFunnel,
+)
+from reengage.analytics.service import Scope, shown
+from reengage.domain import performance as domain
+from reengage.domain.calendar import start_of_day
+
+
+def performance(session: Session, where: Scope, timeframe: str) -> Performance:
+    days = domain.TIMEFRAMES[timeframe]
+    first_day, last_day = domain.window_dates(where.as_of, where.settings, days)
+    since = start_of_day(first_day, where.settings.zone())
+    ids = queries.patients_with_attempts_between(session, where.org_id, since, where.as_of)
+    histories = [h for _, h in queries.load_histories(session, where.org_id, ids)]
+    counts = domain.outreach_counts(histories, where.as_of, where.settings, days)
+    active = [
+        h
+        for _, h in queries.load_histories(
+            session, where.org_id, queries.active_patient_ids(session, where.org_id)
+        )
+    ]
+    reengaged = [
+        n for h in active for n in domain.reengagement_days(h, where.as_of, where.settings, days)
+    ]
+    r = domain.rates(counts)
+    c = counts.channels
+    b = where.settings.benchmarks
+    return Performance(
+        organization_id=where.org_id,
+        last_updated=shown(where),
+        timeframe=timeframe,
+        period_start=first_day,
+        period_end=last_day,
+        outreach_attempts=counts.attempts,
+        successful_contacts=counts.successes,
+        contact_success_rate=r.contact_success_rate,
+        appointments_scheduled=counts.conversions,
+        conversion_rate=r.conversion_rate,
+        avg_days_to_reengage=domain.average_days(reengaged),
+        channel_performance=ChannelPerformance(
+            sms=SmsFunnel(
+                sent=c["sms"].sent,
+                delivered=c["sms"].delivered,
+                responded=c["sms"].responded,
+                response_rate=r.sms_response_rate,
+            ),
+            email=EmailFunnel(
+                sent=c["email"].sent,
+                opened=c["email"].opened,
+                responded=c["email"].responded,
+                response_rate=r.email_response_rate,
+            ),
+            phone=PhoneFunnel(
+                attempted=c["phone"].sent,
+                connected=c["phone"].connected,
+                appointment_booked=c["phone"].converted,
+                conversion_rate=r.phone_conversion_rate,
+            ),
+        ),
+        benchmark_comparison=BenchmarkComparison(
+            industry_avg_contact_rate=b.industry_avg_contact_rate,
+            industry_avg_conversion=b.industry_avg_conversion,
+            our_performance=domain.our_performance(
+                r.contact_success_rate, r.conversion_rate, where.settings
+            ),
+        ),
+    )
