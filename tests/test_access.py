@@ -103,6 +103,10 @@ MATRIX.update(
             Call(lambda role: "/performance", api="reengagement"),
             statuses(200, "admin", "staff", "viewer"),
         ),
+        ("GET", f"{ANALYTICS}/trends"): (
+            Call(lambda role: "/trends?period=7d", api="reengagement"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
         ("GET", f"{ANALYTICS}/patients/prioritized"): (
             Call(lambda role: "/patients/prioritized", api="reengagement"),
             statuses(200, "admin", "staff"),

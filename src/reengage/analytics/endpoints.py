@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from reengage import audit
-from reengage.analytics import performance, service
+from reengage.analytics import performance, service, trends
 from reengage.analytics.schemas import (
     ActionRequired,
     Performance,
@@ -17,9 +17,12 @@ from reengage.analytics.schemas import (
     RiskMetrics,
     SortBy,
     Timeframe,
+    TrendPeriod,
+    Trends,
 )
 from reengage.auth.dependencies import OrgId, SessionDep, require
 from reengage.auth.principal import Principal
+from reengage.domain.trends import METRICS as TREND_METRICS
 from reengage.errors import Problem, RecordValidationError
 
 router = APIRouter(prefix="/api/v1/reengagement/{org_id}", tags=["analytics"])
@@ -87,6 +90,59 @@ def get_performance(
     timeframe: Timeframe = "last_30_days",
 ) -> Performance:
     return performance.performance(session, service.scope(session, org_id, as_of), timeframe)
+
+
+@router.get(
+    "/trends",
+    response_model=None,
+    responses={200: {"model": Trends}},
+    summary="Daily movement, channel trends and risk distribution over a period",
+    dependencies=[Depends(only_params("as_of", "period", "metrics"))],
+)
+def get_trends(
+    org_id: OrgId,
+    session: SessionDep,
+    _: Analyst,
+    as_of: AsOf = None,
+    period: TrendPeriod = "30d",
+    metrics: Annotated[
+        str | None,
+        Query(description="Comma list of risk_levels, success_rates, channel_performance"),
+    ] = None,
+) -> Any:
+    asked = _metrics(metrics)
+    result = trends.trends(session, service.scope(session, org_id, as_of), period, asked)
+    # What was not asked for is left out, not sent as null.
+    return result.model_dump(mode="json", exclude_none=True) | _nullable_parts(result)
+
+
+def _metrics(raw: str | None) -> list[str]:
+    if raw is None:
+        return list(TREND_METRICS)
+    asked = [m.strip() for m in raw.split(",") if m.strip()]
+    unknown = [m for m in asked if m not in TREND_METRICS]
+    if unknown or not asked:
+        raise RecordValidationError(
+            [
+                Problem(
+                    ("query", "metrics"),
+                    f"must be a comma list of {', '.join(TREND_METRICS)}"
+                    + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+                    "metrics",
+                )
+            ]
+        )
+    return [m for m in TREND_METRICS if m in asked]
+
+
+def _nullable_parts(result: Trends) -> dict[str, Any]:
+    """Keep the nulls that carry meaning (a missing rate) inside the parts that were asked."""
+    out: dict[str, Any] = {}
+    if result.channel_performance_trends is not None:
+        out["channel_performance_trends"] = {
+            k: v.model_dump(mode="json") for k, v in result.channel_performance_trends.items()
+        }
+    return out
 
 
 @router.get(

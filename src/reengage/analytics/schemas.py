@@ -134,3 +134,45 @@ class Performance(BaseModel):
     avg_days_to_reengage: float | None
     channel_performance: ChannelPerformance
     benchmark_comparison: BenchmarkComparison
+
+
+TrendPeriod = Literal["7d", "30d", "90d", "6m", "1y"]
+
+
+class DailyTrend(BaseModel):
+    date: date
+    new_at_risk: int | None = None
+    reengaged_successfully: int | None = None
+    outreach_attempts: int | None = None
+    appointments_scheduled: int | None = None
+
+
+class ChannelTrend(BaseModel):
+    current_rate: float | None
+    previous_rate: float | None
+    change_pct: float | None
+    success_rate_trend: Literal["improving", "declining", "stable"] | None
+
+
+class RiskDistributionChanges(BaseModel):
+    critical_start: int
+    critical_end: int
+    high_start: int
+    high_end: int
+    at_risk_start: int
+    at_risk_end: int
+    critical_trend: Literal["increasing", "decreasing", "stable"]
+    high_trend: Literal["increasing", "decreasing", "stable"]
+    overall_improvement: bool
+
+
+class Trends(BaseModel):
+    organization_id: str
+    last_updated: datetime
+    period: TrendPeriod
+    period_start: date
+    period_end: date
+    metrics: list[str]
+    daily_trends: list[DailyTrend] | None = None
+    channel_performance_trends: dict[str, ChannelTrend] | None = None
+    risk_distribution_changes: RiskDistributionChanges | None = None
