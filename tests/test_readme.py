@@ -118,3 +118,13 @@ def test_the_analytics_examples_are_the_demo_clinics_real_answers(
         example["organization_id"] = org.id
     assert metrics == metrics_example
     assert listed == list_example
+
+    perf_example, trends_example = _json_blocks(_section("Outreach performance and trends"))
+    perf = client.get(f"{base}/performance", params=params, headers=org.headers()).json()
+    trends = client.get(
+        f"{base}/trends", params={**params, "period": "7d"}, headers=org.headers()
+    ).json()
+    for example in (perf_example, trends_example):
+        example["organization_id"] = org.id
+    assert perf == perf_example
+    assert trends == trends_example

@@ -1,8 +1,9 @@
-"""Time the risk endpoints over HTTP on a generated clinic: risk-metrics and the
+"""Time the analytics endpoints over HTTP on a generated clinic: risk-metrics and the
 prioritized list (first page, filtered, and at an as_of in the past, which takes the
-straight path from events).
+straight path from events), performance and trends.
 
-    .venv/bin/python bench/bench_risk.py --patients 100000 --databases postgresql
+    .venv/bin/python bench/bench_analytics.py --patients 100000 --databases postgresql
+    .venv/bin/python bench/bench_analytics.py --patients 10000 --only performance,trends
 
 Each database is fresh (real migrations), loaded with ``load_demo`` (seed 1, as of
 2026-11-24T06:00Z, Australia/Sydney); the server is uvicorn on a loopback port in this
@@ -40,6 +41,9 @@ QUERIES = {
     "list, filtered": "/patients/prioritized?as_of=2026-11-24T06:00:00Z&risk_level=high"
     "&action_required=no_future_appt&sort_by=next_action_date&limit=100&offset=100",
     "risk-metrics, as_of 30 days back": "/risk-metrics?as_of=2026-10-25",
+    "performance, 30 days": "/performance?as_of=2026-11-24T06:00:00Z",
+    "trends, 30 days": "/trends?as_of=2026-11-24T06:00:00Z&period=30d",
+    "trends, 1 year": "/trends?as_of=2026-11-24T06:00:00Z&period=1y",
 }
 
 
@@ -81,6 +85,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=10_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--only", default="", help="comma list of words; run the requests whose name has one"
+    )
     args = parser.parse_args()
     for database in args.databases.split(","):
         opener = sqlite_url() if database == "sqlite" else postgres_url(PG_ADMIN_URL)
@@ -100,7 +107,10 @@ def main() -> None:
             )
             engine.dispose()
             with serve(url) as base:
+                words = [w for w in args.only.split(",") if w]
                 for name, path in QUERIES.items():
+                    if words and not any(w in name for w in words):
+                        continue
                     p50, p95 = measure(base, key, path, args.runs)
                     print(
                         f"{database}\t{args.patients}\t{name}\tp50 {p50:.0f} ms\tp95 {p95:.0f} ms",
