@@ -88,7 +88,7 @@ def test_a_spell_can_end_by_a_booking() -> None:
 def test_an_answered_call_and_an_email_end_spells_too() -> None:
     history = patient(
         LAST_HEARD,
-        call(ago(14, 11), connected_at=ago(14, 11)),  # day(16) + 2: ends the first
+        call(ago(14, 11), connected_at=ago(14, 11)),  # two days in: ends the first
         email(ago(-1, 9)),  # after as_of: nothing
         email(ago(2, 9), opened_at=ago(2, 9), responded_at=ago(0, 8)),
         registered_at=REGISTERED,
