@@ -14,7 +14,8 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from reengage import clock
-from reengage.analytics import risk_queries, service
+from reengage.analytics import performance, risk_queries, service, trend_queries, trends
+from reengage.analytics.trend_queries import Frame
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.models import PatientState
@@ -258,3 +259,53 @@ def test_state_follows_writes_timezone_changes_and_rebuilds(
             select(func.count()).select_from(PatientState).where(PatientState.org_id == org.id)
         )
     assert count == 1
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    clinic=clinics(),
+    zone=st.sampled_from(ZONES),
+    as_of_hours=st.integers(-100 * 24, 45 * 24),
+    as_a_date=st.booleans(),
+    booked_engaged=st.booleans(),
+)
+def test_performance_and_trends_agree_with_the_straight_computation(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    as_of_hours: int,
+    as_a_date: bool,
+    booked_engaged: bool,
+) -> None:
+    """The derived rows give the same figures as the histories, for as_of at any instant
+    and at the end of a day (where the derived rows answer for every patient)."""
+    with clock.frozen_at(BASE - timedelta(days=200)):
+        org = make_org(engine, timezone=zone)
+        if not booked_engaged:
+            r = client.patch(
+                org.url("/settings"),
+                json={"booked_patients_are_engaged": False},
+                headers=org.headers(),
+            )
+            assert r.status_code == 200
+        r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
+        assert r.status_code == 200, r.text
+    instant = BASE + timedelta(hours=as_of_hours)
+    as_of = instant.date().isoformat() if as_a_date else instant.isoformat()
+    metrics = ["risk_levels", "success_rates", "channel_performance"]
+    with make_sessionmaker(engine)() as session:
+        where = service.scope(session, org.id, as_of)
+        for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
+            fast = performance.performance(session, where, timeframe)
+            assert fast == performance.reference_performance(session, where, timeframe)
+        for period in ("7d", "90d", "1y"):
+            fast_trends = trends.trends(session, where, period, metrics)
+            assert fast_trends == trends.reference_trends(session, where, period, metrics)
+        if as_a_date:
+            frame = Frame(org.id, where.settings, where.as_of)
+            assert trend_queries.unsettled_patient_ids(session, frame) == []

@@ -18,7 +18,13 @@ from hypothesis import strategies as st
 from reengage.domain.calendar import local_date
 from reengage.domain.history import Appointment, Communication, PatientHistory
 from reengage.domain.settings import OrgSettings
-from reengage.domain.spells import Spell, at_risk_at_end_of, at_risk_spells
+from reengage.domain.spells import (
+    Spell,
+    at_risk_at_end_of,
+    at_risk_spells,
+    risk_spans,
+    tier_at_end_of,
+)
 from tests.domain.builders import (
     AS_OF,
     DEFAULT,
@@ -318,3 +324,36 @@ def test_brute_force_agrees_on_the_hand_worked_cases() -> None:
         Spell(day(46), day(40), True),
         Spell(day(16), None, False),
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(scenario())
+def test_spans_give_each_days_tier_and_their_spells_are_the_spells(
+    case: tuple[PatientHistory, datetime, OrgSettings],
+) -> None:
+    """Every day's at-risk tier is the one span covering it, and the spans' spells (with
+    their first attempt) are ``at_risk_spells``."""
+    history, as_of, s = case
+    zone = s.zone()
+    spans = risk_spans(history, as_of, s)
+    today = local_date(as_of, zone)
+    current = local_date(history.start(), zone) - timedelta(days=1)
+    while current <= today:
+        tier = tier_at_end_of(history, current, as_of, s)
+        covering = [
+            sp.tier
+            for sp in spans
+            if sp.first_day <= current and (sp.end_day is None or current < sp.end_day)
+        ]
+        assert covering == ([tier] if tier in ("medium", "high", "critical") else [])
+        current += timedelta(days=1)
+    spells = list(dict.fromkeys(sp.spell for sp in spans))
+    assert spells == at_risk_spells(history, as_of, s)
+    sent = sorted(local_date(c.sent_at, zone) for c in history.attempts(as_of))
+    for sp in spans:
+        during = [
+            d
+            for d in sent
+            if sp.spell.first_day <= d and (sp.spell.end_day is None or d <= sp.spell.end_day)
+        ]
+        assert sp.first_attempt_day == (during[0] if during else None)

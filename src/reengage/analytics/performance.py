@@ -1,14 +1,17 @@
 """``/performance``: outreach outcomes over the last 7, 30 or 90 days.
 
-Straight from the histories of the patients concerned: those with an attempt in the window
-(for the funnels) and the active patients (for the days to reengage).
+From the derived rows (``attempt_outcomes``, ``risk_spans``) for the patients they answer
+for at as_of, and from the histories of the others; ``reference_performance`` computes it
+all from histories, and the tests hold the two equal.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries
+from reengage.analytics import queries, trend_queries
 from reengage.analytics.schemas import (
     BenchmarkComparison,
     ChannelPerformance,
@@ -18,11 +21,29 @@ from reengage.analytics.schemas import (
     SmsFunnel,
 )
 from reengage.analytics.service import Scope, shown
+from reengage.analytics.trend_queries import Frame
 from reengage.domain import performance as domain
 from reengage.domain.calendar import start_of_day
 
 
 def performance(session: Session, where: Scope, timeframe: str) -> Performance:
+    days = domain.TIMEFRAMES[timeframe]
+    first_day, last_day = domain.window_dates(where.as_of, where.settings, days)
+    frame = Frame(where.org_id, where.settings, where.as_of)
+    rest_ids = trend_queries.unsettled_patient_ids(session, frame)
+    rest = [h for _, h in queries.load_histories(session, where.org_id, rest_ids)]
+    counts = trend_queries.funnels(session, frame, first_day, last_day)
+    counts.add(domain.outreach_counts(rest, where.as_of, where.settings, days))
+    total, spells = trend_queries.reengagement_days(session, frame, first_day, last_day)
+    for history in rest:
+        found = domain.reengagement_days(history, where.as_of, where.settings, days)
+        total, spells = total + sum(found), spells + len(found)
+    return _shape(where, timeframe, first_day, last_day, counts, total, spells)
+
+
+def reference_performance(session: Session, where: Scope, timeframe: str) -> Performance:
+    """Straight from histories: those with an attempt in the window, and the active
+    patients (for the days to reengage)."""
     days = domain.TIMEFRAMES[timeframe]
     first_day, last_day = domain.window_dates(where.as_of, where.settings, days)
     since = start_of_day(first_day, where.settings.zone())
@@ -38,6 +59,18 @@ def performance(session: Session, where: Scope, timeframe: str) -> Performance:
     reengaged = [
         n for h in active for n in domain.reengagement_days(h, where.as_of, where.settings, days)
     ]
+    return _shape(where, timeframe, first_day, last_day, counts, sum(reengaged), len(reengaged))
+
+
+def _shape(
+    where: Scope,
+    timeframe: str,
+    first_day: date,
+    last_day: date,
+    counts: domain.OutreachCounts,
+    reengage_days: int,
+    reengaged_spells: int,
+) -> Performance:
     r = domain.rates(counts)
     c = counts.channels
     b = where.settings.benchmarks
@@ -52,7 +85,7 @@ def performance(session: Session, where: Scope, timeframe: str) -> Performance:
         contact_success_rate=r.contact_success_rate,
         appointments_scheduled=counts.conversions,
         conversion_rate=r.conversion_rate,
-        avg_days_to_reengage=domain.average_days(reengaged),
+        avg_days_to_reengage=domain.average_days(reengage_days, reengaged_spells),
         channel_performance=ChannelPerformance(
             sms=SmsFunnel(
                 sent=c["sms"].sent,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from reengage.models import (
     Followup,
     Patient,
     PatientState,
+    RiskSpan,
 )
 
 CHUNK = 500
@@ -125,29 +127,37 @@ def patient_ids(session: Session, org_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
+@dataclass
+class DerivedRows:
+    states: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+
+    def by_model(self) -> list[tuple[Any, list[dict[str, Any]]]]:
+        return [
+            (PatientState, self.states),
+            (AttemptOutcome, self.outcomes),
+            (RiskSpan, self.spans),
+        ]
+
+
 def replace_derived(
-    session: Session,
-    org_id: str,
-    ids: Sequence[str] | None,
-    states: list[dict[str, Any]],
-    outcomes: list[dict[str, Any]],
+    session: Session, org_id: str, ids: Sequence[str] | None, rows: DerivedRows
 ) -> None:
     """Swap the derived rows of these patients (``None``: of the whole org) for new ones."""
-    for model in (PatientState, AttemptOutcome):
+    for model, _ in rows.by_model():
         table: Any = model.__table__
         for where in _selections(table.c.patient_id, ids, None):
             session.execute(delete(table).where(table.c.org_id == org_id, *where))
-    insert_derived(session, states, outcomes)
+    insert_derived(session, rows)
 
 
-def insert_derived(
-    session: Session, states: list[dict[str, Any]], outcomes: list[dict[str, Any]]
-) -> None:
+def insert_derived(session: Session, rows: DerivedRows) -> None:
     """Core executemany on the session's connection: the ORM's bulk path costs more per row."""
     connection = session.connection()
-    for model, rows in ((PatientState, states), (AttemptOutcome, outcomes)):
-        if rows:
-            connection.execute(insert(model.__table__), rows)  # type: ignore[arg-type]
+    for model, values in rows.by_model():
+        if values:
+            connection.execute(insert(model.__table__), values)
 
 
 def patients_with_attempts_between(

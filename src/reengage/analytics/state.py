@@ -1,23 +1,29 @@
-"""Keeping the derived per-patient state (``patient_state``) in step with the records.
+"""Keeping the derived rows in step with the records.
 
-Two tables: ``patient_state`` (what the risk rules need) and ``attempt_outcomes`` (what the
-success-rate prediction sums). Every write of records refreshes both for the patients it
-touched, in the same transaction; a change of the settings they depend on, a bulk load, or
-an operator (``reengage state rebuild``) rebuilds a whole org. The state is a cache: the straight
-computation from events is the reference, and the tests hold the two together.
+Three tables: ``patient_state`` (what the risk rules need), ``attempt_outcomes`` (what the
+success-rate prediction and the outreach funnels sum) and ``risk_spans`` (the at-risk tiers
+each patient went through, day by day: what trends count). Every write of records
+refreshes all three for the patients it touched, in the same transaction; a change of the
+settings they depend on, a bulk load, or an operator (``reengage state rebuild``) rebuilds a
+whole org. They are a cache: the straight computation from events is the reference, and
+the tests hold the two together.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from reengage.analytics import queries
+from reengage.analytics.queries import DerivedRows
 from reengage.domain.calendar import local_date
 from reengage.domain.history import PatientHistory
 from reengage.domain.prediction import attempt_outcomes
+from reengage.domain.spells import risk_spans, settled
 from reengage.domain.state import PatientState, summarize
 from reengage.orgs import service as orgs_service
 
@@ -40,7 +46,7 @@ def rebuild(
     a rebuild is what a bulk load and a settings change wait for.
     """
     ids = queries.patient_ids(session, org_id)
-    queries.replace_derived(session, org_id, None, [], [])
+    queries.replace_derived(session, org_id, None, DerivedRows())
     for start in range(0, len(ids), REBUILD_CHUNK):
         chunk = ids[start : start + REBUILD_CHUNK]
         loaded = queries.load_histories(session, org_id, id_range=(chunk[0], chunk[-1]))
@@ -64,26 +70,49 @@ def _write(
     settings = orgs_service.get_settings(session, org_id)
     zone = settings.zone()
     key = settings.derivation_key()
-    states: list[dict[str, Any]] = []
-    outcomes: list[dict[str, Any]] = []
+    rows = DerivedRows()
     for _, history in loaded:
-        states.append(_row(org_id, summarize(history, zone), key))
-        outcomes += (
+        rows.states.append(_row(org_id, summarize(history, zone), key))
+        rows.outcomes += (
             {
                 "org_id": org_id,
                 "communication_id": o.communication_id,
                 "patient_id": history.id,
                 "sent_at": o.sent_at,
-                "sent_day": local_date(o.sent_at, zone).toordinal(),
+                "sent_day": _day(o.sent_at, zone),
                 "tier_before": o.tier_before,
                 "contacted": int(o.contacted),
+                "converted_at": o.converted_at,
+                "converted_day": _day(o.converted_at, zone) if o.converted_at else None,
             }
             for o in attempt_outcomes(history, settings)
         )
+        rows.spans += (
+            {
+                "org_id": org_id,
+                "patient_id": history.id,
+                "first_day": span.first_day.toordinal(),
+                "end_day": _ordinal(span.end_day),
+                "tier": span.tier,
+                "spell_first_day": span.spell.first_day.toordinal(),
+                "spell_end_day": _ordinal(span.spell.end_day),
+                "reengaged": int(span.spell.reengaged),
+                "first_attempt_day": _ordinal(span.first_attempt_day),
+            }
+            for span in risk_spans(history, settled(history, settings), settings)
+        )
     if replace_ids is None:
-        queries.insert_derived(session, states, outcomes)
+        queries.insert_derived(session, rows)
     else:
-        queries.replace_derived(session, org_id, replace_ids, states, outcomes)
+        queries.replace_derived(session, org_id, replace_ids, rows)
+
+
+def _day(at: datetime, zone: ZoneInfo) -> int:
+    return local_date(at, zone).toordinal()
+
+
+def _ordinal(day: date | None) -> int | None:
+    return day.toordinal() if day is not None else None
 
 
 def _row(org_id: str, state: PatientState, settings_key: str) -> dict[str, Any]:

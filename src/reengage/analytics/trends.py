@@ -1,18 +1,21 @@
 """``/trends``: daily movement over a period, channel success against the previous period,
 and how the risk distribution changed.
 
-Straight from histories: every patient's at-risk spells and outreach. Correct for any
-as_of; the cost grows with the org (see bench/README.md).
+From the derived rows for the patients they answer for at as_of and from the histories of
+the others (``trends``); all from histories in ``reference_trends``, which the tests hold
+equal to it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, service
+from reengage.analytics import queries, service, trend_queries
 from reengage.analytics.schemas import (
     ChannelTrend,
     DailyTrend,
@@ -20,9 +23,12 @@ from reengage.analytics.schemas import (
     Trends,
 )
 from reengage.analytics.service import Scope, shown
+from reengage.analytics.trend_queries import Frame
 from reengage.domain import trends as domain
 from reengage.domain.calendar import end_of_day
-from reengage.domain.risk import AT_RISK_TIERS
+from reengage.domain.history import PatientHistory
+from reengage.domain.performance import OutreachCounts
+from reengage.domain.risk import AT_RISK_TIERS, in_population, tier_at
 
 DAILY_FIELDS = {
     "risk_levels": ("new_at_risk", "reengaged_successfully"),
@@ -30,10 +36,39 @@ DAILY_FIELDS = {
 }
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where each part comes from: the straight path supplies histories only; the fast path
+    also supplies the derived rows' share."""
+
+    histories: Sequence[PatientHistory]
+    derived_daily: Callable[[date, date], dict[date, dict[str, int]]] | None = None
+    derived_funnels: Callable[[date, date], OutreachCounts] | None = None
+    derived_tiers: Callable[[date], dict[str, int]] | None = None
+
+
 def trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
+    frame = Frame(where.org_id, where.settings, where.as_of)
+    rest = trend_queries.unsettled_patient_ids(session, frame)
+    sources = Sources(
+        histories=[h for _, h in queries.load_histories(session, where.org_id, rest)],
+        derived_daily=lambda first, last: trend_queries.daily(session, frame, first, last),
+        derived_funnels=lambda first, last: trend_queries.funnels(session, frame, first, last),
+        derived_tiers=lambda day: trend_queries.tiers_at_day_end(session, frame, day),
+    )
+    return _trends(session, where, period, metrics, sources)
+
+
+def reference_trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
+    histories = [h for _, h in queries.load_histories(session, where.org_id)]
+    return _trends(session, where, period, metrics, Sources(histories=histories))
+
+
+def _trends(
+    session: Session, where: Scope, period: str, metrics: list[str], sources: Sources
+) -> Trends:
     days = domain.PERIODS[period]
     dates = domain.period_days(where.as_of, where.settings, days)
-    histories = [h for _, h in queries.load_histories(session, where.org_id)]
     result = Trends(
         organization_id=where.org_id,
         last_updated=shown(where),
@@ -44,47 +79,72 @@ def trends(session: Session, where: Scope, period: str, metrics: list[str]) -> T
     )
     wanted = [f for m in metrics for f in DAILY_FIELDS.get(m, ())]
     if wanted:
+        rows = domain.daily(sources.histories, where.as_of, where.settings, days)
+        derived = sources.derived_daily(dates[0], dates[-1]) if sources.derived_daily else {}
         result.daily_trends = [
-            DailyTrend(date=row.date, **{f: getattr(row, f) for f in wanted})
-            for row in domain.daily(histories, where.as_of, where.settings, days)
+            DailyTrend(
+                date=row.date,
+                **{f: getattr(row, f) + derived.get(row.date, {}).get(f, 0) for f in wanted},
+            )
+            for row in rows
         ]
     if "channel_performance" in metrics:
-        current = domain.window_counts(histories, where.as_of, where.settings, days)
-        previous = domain.window_counts(histories, where.as_of, where.settings, days, days)
-        exact_now, exact_before = (
-            domain.exact_channel_rates(current),
-            domain.exact_channel_rates(previous),
-        )
-        shown_now, shown_before = domain.channel_rates(current), domain.channel_rates(previous)
-        result.channel_performance_trends = {}
-        for channel in ("sms", "email", "phone"):
-            change = domain.change_pct(exact_now[channel], exact_before[channel])
-            result.channel_performance_trends[channel] = ChannelTrend(
-                current_rate=shown_now[channel],
-                previous_rate=shown_before[channel],
-                change_pct=change,
-                success_rate_trend=domain.success_rate_trend(change),
-            )
+        result.channel_performance_trends = _channel_trends(where, days, dates, sources)
     if "risk_levels" in metrics:
-        start_instant = end_of_day(dates[0] - timedelta(days=1), where.settings.zone())
-        start = _tiers(session, Scope(where.org_id, where.settings, start_instant))
-        end = _tiers(session, where)
-        at_risk_start = sum(start[t] for t in AT_RISK_TIERS)
-        at_risk_end = sum(end[t] for t in AT_RISK_TIERS)
-        result.risk_distribution_changes = RiskDistributionChanges(
-            critical_start=start["critical"],
-            critical_end=end["critical"],
-            high_start=start["high"],
-            high_end=end["high"],
-            at_risk_start=at_risk_start,
-            at_risk_end=at_risk_end,
-            critical_trend=domain.count_trend(start["critical"], end["critical"]),
-            high_trend=domain.count_trend(start["high"], end["high"]),
-            overall_improvement=at_risk_end < at_risk_start,
-        )
+        result.risk_distribution_changes = _risk_changes(session, where, dates[0], sources)
     return result
 
 
-def _tiers(session: Session, where: Scope) -> Counter[str]:
-    """Patients per tier as of ``where.as_of`` (0 for a tier nobody is in)."""
-    return Counter(s.tier for s in service.standings(session, where))
+def _channel_trends(
+    where: Scope, days: int, dates: list[date], sources: Sources
+) -> dict[str, ChannelTrend]:
+    current = domain.window_counts(sources.histories, where.as_of, where.settings, days)
+    previous = domain.window_counts(sources.histories, where.as_of, where.settings, days, days)
+    if sources.derived_funnels is not None:
+        current.add(sources.derived_funnels(dates[0], dates[-1]))
+        previous.add(
+            sources.derived_funnels(dates[0] - timedelta(days=days), dates[0] - timedelta(days=1))
+        )
+    exact_now, exact_before = (
+        domain.exact_channel_rates(current),
+        domain.exact_channel_rates(previous),
+    )
+    shown_now, shown_before = domain.channel_rates(current), domain.channel_rates(previous)
+    out = {}
+    for channel in ("sms", "email", "phone"):
+        change = domain.change_pct(exact_now[channel], exact_before[channel])
+        out[channel] = ChannelTrend(
+            current_rate=shown_now[channel],
+            previous_rate=shown_before[channel],
+            change_pct=change,
+            success_rate_trend=domain.success_rate_trend(change),
+        )
+    return out
+
+
+def _risk_changes(
+    session: Session, where: Scope, first_day: date, sources: Sources
+) -> RiskDistributionChanges:
+    """Counts at the end of the day before the period, and at as_of."""
+    before = first_day - timedelta(days=1)
+    start_instant = end_of_day(before, where.settings.zone())
+    start: Counter[str] = Counter()
+    for history in sources.histories:
+        if in_population(history, start_instant):
+            start[tier_at(history, start_instant, where.settings)] += 1
+    if sources.derived_tiers is not None:
+        start.update(sources.derived_tiers(before))
+    end = Counter(s.tier for s in service.standings(session, where))
+    at_risk_start = sum(start[t] for t in AT_RISK_TIERS)
+    at_risk_end = sum(end[t] for t in AT_RISK_TIERS)
+    return RiskDistributionChanges(
+        critical_start=start["critical"],
+        critical_end=end["critical"],
+        high_start=start["high"],
+        high_end=end["high"],
+        at_risk_start=at_risk_start,
+        at_risk_end=at_risk_end,
+        critical_trend=domain.count_trend(start["critical"], end["critical"]),
+        high_trend=domain.count_trend(start["high"], end["high"]),
+        overall_improvement=at_risk_end < at_risk_start,
+    )

@@ -83,9 +83,9 @@ class PatientHistory:
         """``registered_at``, else the earliest timestamp of any record, else first receipt."""
         if self.registered_at is not None:
             return self.registered_at
-        return min(self._timestamps(), default=self.received_at)
+        return min(self.timestamps(), default=self.received_at)
 
-    def _timestamps(self) -> Iterator[datetime]:
+    def timestamps(self) -> Iterator[datetime]:
         for appt in self.appointments:
             yield appt.starts_at
             if appt.booked_at is not None:

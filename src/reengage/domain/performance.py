@@ -122,8 +122,9 @@ def reengagement_days(
     return out
 
 
-def average_days(values: list[int]) -> float | None:
-    return round_one_decimal(Fraction(sum(values), len(values))) if values else None
+def average_days(total: int, count: int) -> float | None:
+    """The mean of ``count`` day counts adding up to ``total``, one decimal."""
+    return round_one_decimal(Fraction(total, count)) if count else None
 
 
 def our_performance(

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from reengage.domain.calendar import ONE_MICROSECOND, local_date, window_first_day
 from reengage.domain.history import Communication, PatientHistory
-from reengage.domain.outreach import followed_by_contact, round_one_decimal
+from reengage.domain.outreach import conversion, followed_by_contact, round_one_decimal
 from reengage.domain.risk import AT_RISK_TIERS, tier_at
 from reengage.domain.settings import OrgSettings
 
@@ -27,6 +27,7 @@ class AttemptOutcome:
     sent_at: datetime
     tier_before: str | None  # the at-risk tier just before it was sent, else None
     contacted: bool  # followed by a contact within attribution_window_days
+    converted_at: datetime | None  # booked_at of the booking it converted into
 
 
 def attempt_outcome(
@@ -40,12 +41,29 @@ def attempt_outcome(
         sent_at=attempt.sent_at,
         tier_before=tier if tier in AT_RISK_TIERS else None,
         contacted=followed_by_contact(attempt, history, as_of, settings.attribution_window_days),
+        converted_at=_converted_at(history, attempt, as_of, settings),
     )
+
+
+def _converted_at(
+    history: PatientHistory, attempt: Communication, as_of: datetime, settings: OrgSettings
+) -> datetime | None:
+    booking = conversion(
+        attempt,
+        history.attempts(as_of),
+        history.appointments,
+        as_of,
+        settings.attribution_window_days,
+        settings.zone(),
+    )
+    return booking.booked_at if booking is not None else None
 
 
 def attempt_outcomes(history: PatientHistory, settings: OrgSettings) -> list[AttemptOutcome]:
     """Every attempt's outcome with all of the history known: what the derived
-    ``attempt_outcomes`` table keeps, valid for any as_of at or after the patient's horizon."""
+    ``attempt_outcomes`` table keeps. ``tier_before`` and ``contacted`` hold for any as_of at
+    or after the patient's horizon; ``converted_at`` for any as_of (the contact converted by
+    as_of exactly when this booking is at or before as_of)."""
     return [
         attempt_outcome(history, a, END_OF_TIME, settings) for a in history.attempts(END_OF_TIME)
     ]

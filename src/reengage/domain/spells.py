@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from reengage.domain.calendar import local_date, state_instant
 from reengage.domain.history import PatientHistory
@@ -37,16 +37,17 @@ def contact_days(history: PatientHistory, as_of: datetime, settings: OrgSettings
 
 
 def _change_days(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> Iterator[date]:
-    """Days on which being at risk at the day's end can differ from the day before: between
-    two of them, nothing the rules look at changes but the count of days since contact,
-    which crosses the ``medium`` threshold only on a day listed here too."""
+    """Days on which the tier at the day's end can differ from the day before: between two
+    of them, nothing the rules look at changes but the count of days since contact, which
+    crosses a threshold only on a day listed here too."""
     zone = settings.zone()
-    medium = timedelta(days=settings.tier_thresholds.medium)
-    yield local_date(history.start(), zone)
-    for t in history.contact_times(as_of):
-        yield local_date(t, zone)
-        yield local_date(t, zone) + medium
-    yield local_date(history.start(), zone) + medium
+    t = settings.tier_thresholds
+    crossings = [timedelta(days=n) for n in (t.low, t.medium, t.high, t.critical)]
+    for moment in (history.start(), *history.contact_times(as_of)):
+        day = local_date(moment, zone)
+        yield day
+        for crossing in crossings:
+            yield day + crossing
     for appt in history.appointments:
         if appt.booked_at is not None and appt.booked_at <= as_of:
             yield local_date(appt.booked_at, zone)
@@ -75,3 +76,68 @@ def at_risk_spells(history: PatientHistory, as_of: datetime, settings: OrgSettin
     if open_since is not None:
         spells.append(Spell(open_since, None, False))
     return spells
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of days at whose end the patient was in one at-risk tier, within its spell."""
+
+    tier: str
+    first_day: date
+    end_day: date | None  # the first day at whose end they were not in the tier
+    spell: Spell
+    first_attempt_day: date | None  # the spell's first outreach attempt (first day to end)
+
+
+# Settling is capped where as_of is: past it, day arithmetic would leave the calendar.
+SETTLE_LIMIT = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def settled(history: PatientHistory, settings: OrgSettings) -> datetime:
+    """An instant after which the patient's tier can no longer change: their last record's
+    latest timestamp (a scheduled visit's start included), plus the critical threshold."""
+    latest = max([history.start(), *history.timestamps()])
+    days = settings.tier_thresholds.critical + 2
+    return min(latest + timedelta(days=days), SETTLE_LIMIT)
+
+
+def tier_at_end_of(
+    history: PatientHistory, day: date, as_of: datetime, settings: OrgSettings
+) -> str | None:
+    """The tier at the end of ``day``; None when the patient is not in the population."""
+    instant = state_instant(day, as_of, settings.zone())
+    if not in_population(history, instant):
+        return None
+    return tier_at(history, instant, settings)
+
+
+def risk_spans(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> list[Span]:
+    """The at-risk tiers a patient went through, day by day, grouped in spells; for the
+    derived ``risk_spans`` table, which answers trends without reading histories."""
+    zone = settings.zone()
+    today = local_date(as_of, zone)
+    days = sorted({d for d in _change_days(history, as_of, settings) if d <= today})
+    contacts = contact_days(history, as_of, settings)
+    sent_days = sorted(local_date(a.sent_at, zone) for a in history.attempts(as_of))
+    runs: list[tuple[str, date, date | None]] = []
+    for day in days:
+        tier = tier_at_end_of(history, day, as_of, settings)
+        tier = tier if tier is not None and is_at_risk(tier) else None
+        current = runs[-1] if runs and runs[-1][2] is None else None
+        if current is not None and current[0] != tier:
+            runs[-1] = (current[0], current[1], day)
+            current = None
+        if tier is not None and current is None:
+            runs.append((tier, day, None))
+    spans: list[Span] = []
+    group: list[tuple[str, date, date | None]] = []
+    for run in [*runs, ("", date.max, None)]:  # the sentinel closes the last group
+        if group and run[1] != group[-1][2]:
+            first, end = group[0][1], group[-1][2]
+            spell = Spell(first, end, end is not None and end in contacts)
+            attempts = [d for d in sent_days if first <= d and (end is None or d <= end)]
+            first_attempt = attempts[0] if attempts else None
+            spans += [Span(t, a, b, spell, first_attempt) for t, a, b in group]
+            group = []
+        group.append(run)
+    return spans

@@ -9,6 +9,7 @@ from reengage.models.followup import Followup
 from reengage.models.org import Org
 from reengage.models.patient import Patient
 from reengage.models.patient_state import PatientState
+from reengage.models.risk_span import RiskSpan
 
 __all__ = [
     "ApiKey",
@@ -20,4 +21,5 @@ __all__ = [
     "Org",
     "Patient",
     "PatientState",
+    "RiskSpan",
 ]

@@ -24,6 +24,10 @@ class AttemptOutcome(Base):
     # None when the patient was not at risk, or not yet part of the data, just before.
     tier_before: Mapped[str | None] = mapped_column(String(16))
     contacted: Mapped[int] = mapped_column(Integer)
+    # The booking it converted into, with every record known. As of any as_of at or after
+    # its success time, it had converted exactly when this booking is at or before as_of.
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    converted_day: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         ForeignKeyConstraint(

@@ -1,0 +1,213 @@
+"""Outreach funnels, daily movement and tier counts from the derived rows: the fast path of
+performance and trends.
+
+Rows are used for the patients they answer for exactly ("settled" at as_of): fresh rows
+(computed under the org's current settings) and, unless as_of is the last instant of its
+day, no record dated after as_of and no visit starting between as_of and the day's end
+(their day-end state could differ from the state at as_of). The service computes the other
+patients from their histories and adds them in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from reengage.domain.calendar import end_of_day, local_date
+from reengage.domain.performance import Funnel, OutreachCounts
+from reengage.domain.settings import OrgSettings
+from reengage.models import (
+    Appointment,
+    AttemptOutcome,
+    Communication,
+    Patient,
+    PatientState,
+    RiskSpan,
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Which org, under which settings, as of when; and whether as_of ends its day."""
+
+    org_id: str
+    settings: OrgSettings
+    as_of: datetime
+
+    @property
+    def today(self) -> date:
+        return local_date(self.as_of, self.settings.zone())
+
+    @property
+    def day_end(self) -> datetime:
+        return end_of_day(self.today, self.settings.zone())
+
+    @property
+    def ends_its_day(self) -> bool:
+        return self.as_of >= self.day_end
+
+
+def _settled(frame: Frame, s: Any) -> Any:
+    """SQL: the patient's derived rows answer exactly at as_of (see the module docstring)."""
+    fresh = s.c.settings_key == frame.settings.derivation_key()
+    if frame.ends_its_day:
+        return fresh
+    a: Any = Appointment.__table__
+    visit_later_today = exists().where(
+        a.c.org_id == s.c.org_id,
+        a.c.patient_id == s.c.patient_id,
+        a.c.status != "cancelled",
+        a.c.starts_at > frame.as_of,
+        a.c.starts_at <= frame.day_end,
+    )
+    return and_(fresh, s.c.horizon_at <= frame.as_of, not_(visit_later_today))
+
+
+def _settled_patients(frame: Frame, patient_id: Any) -> Any:
+    """SQL: ``patient_id`` (a column) names a patient whose derived rows answer at as_of."""
+    s: Any = PatientState.__table__
+    return exists().where(
+        s.c.org_id == frame.org_id, s.c.patient_id == patient_id, _settled(frame, s)
+    )
+
+
+def unsettled_patient_ids(session: Session, frame: Frame) -> list[str]:
+    """Patients of any status whose figures must come from their histories."""
+    p: Any = Patient.__table__
+    stmt = (
+        select(p.c.id)
+        .where(p.c.org_id == frame.org_id, not_(_settled_patients(frame, p.c.id)))
+        .order_by(p.c.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> OutreachCounts:
+    """Per channel, as of as_of, the attempts sent from ``first_day`` to ``last_day``."""
+    o: Any = AttemptOutcome.__table__
+    c: Any = Communication.__table__
+    as_of = frame.as_of
+
+    def by(*columns: Any) -> Any:
+        return func.sum(case((or_(*(col <= as_of for col in columns)), 1), else_=0))
+
+    stmt = (
+        select(
+            c.c.channel,
+            func.count(),
+            by(c.c.delivered_at, c.c.responded_at),
+            by(c.c.opened_at, c.c.responded_at),
+            by(c.c.responded_at),
+            by(c.c.connected_at),
+            by(o.c.converted_at),
+        )
+        .select_from(o.join(c, and_(c.c.org_id == o.c.org_id, c.c.id == o.c.communication_id)))
+        .where(
+            o.c.org_id == frame.org_id,
+            o.c.sent_day >= first_day.toordinal(),
+            o.c.sent_day <= last_day.toordinal(),
+            o.c.sent_at <= as_of,
+            _settled_patients(frame, o.c.patient_id),
+        )
+        .group_by(c.c.channel)
+    )
+    counts = OutreachCounts()
+    for channel, sent, delivered, opened, responded, connected, converted in session.execute(stmt):
+        counts.channels[channel] += Funnel(
+            sent=int(sent),
+            delivered=int(delivered or 0),
+            opened=int(opened or 0),
+            responded=int(responded or 0),
+            connected=int(connected or 0),
+            converted=int(converted or 0),
+        )
+    return counts
+
+
+def daily(
+    session: Session, frame: Frame, first_day: date, last_day: date
+) -> dict[date, dict[str, int]]:
+    """Per day: spells begun, spells ended with a contact, attempts sent, bookings that
+    converted a contact; only days with something to count."""
+    out: dict[date, dict[str, int]] = {}
+    first, last = first_day.toordinal(), last_day.toordinal()
+    r: Any = RiskSpan.__table__
+    o: Any = AttemptOutcome.__table__
+    queries = {
+        "new_at_risk": select(r.c.first_day, func.count())
+        .where(
+            r.c.org_id == frame.org_id,
+            r.c.first_day == r.c.spell_first_day,
+            r.c.first_day.between(first, last),
+            _settled_patients(frame, r.c.patient_id),
+        )
+        .group_by(r.c.first_day),
+        "reengaged_successfully": select(r.c.end_day, func.count())
+        .where(
+            r.c.org_id == frame.org_id,
+            r.c.end_day == r.c.spell_end_day,
+            r.c.reengaged == 1,
+            r.c.end_day.between(first, last),
+            _settled_patients(frame, r.c.patient_id),
+        )
+        .group_by(r.c.end_day),
+        "outreach_attempts": select(o.c.sent_day, func.count())
+        .where(
+            o.c.org_id == frame.org_id,
+            o.c.sent_day.between(first, last),
+            o.c.sent_at <= frame.as_of,
+            _settled_patients(frame, o.c.patient_id),
+        )
+        .group_by(o.c.sent_day),
+        "appointments_scheduled": select(o.c.converted_day, func.count())
+        .where(
+            o.c.org_id == frame.org_id,
+            o.c.converted_day.between(first, last),
+            o.c.converted_at <= frame.as_of,
+            _settled_patients(frame, o.c.patient_id),
+        )
+        .group_by(o.c.converted_day),
+    }
+    for name, stmt in queries.items():
+        for day, count in session.execute(stmt):
+            out.setdefault(date.fromordinal(int(day)), {})[name] = int(count)
+    return out
+
+
+def reengagement_days(
+    session: Session, frame: Frame, first_day: date, last_day: date
+) -> tuple[int, int]:
+    """(sum, count) of days from first attempt to reengagement, over spells that ended in
+    reengagement between the two days and had an attempt."""
+    r: Any = RiskSpan.__table__
+    stmt = select(func.sum(r.c.spell_end_day - r.c.first_attempt_day), func.count()).where(
+        r.c.org_id == frame.org_id,
+        r.c.end_day == r.c.spell_end_day,
+        r.c.reengaged == 1,
+        r.c.first_attempt_day.is_not(None),
+        r.c.spell_end_day.between(first_day.toordinal(), last_day.toordinal()),
+        _settled_patients(frame, r.c.patient_id),
+    )
+    total, count = session.execute(stmt).one()
+    return int(total or 0), int(count)
+
+
+def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int]:
+    """At-risk patients per tier at the end of ``day`` (a day before as_of's date)."""
+    r: Any = RiskSpan.__table__
+    d = day.toordinal()
+    stmt = (
+        select(r.c.tier, func.count())
+        .where(
+            r.c.org_id == frame.org_id,
+            r.c.first_day <= d,
+            or_(r.c.end_day.is_(None), r.c.end_day > d),
+            _settled_patients(frame, r.c.patient_id),
+        )
+        .group_by(r.c.tier)
+    )
+    return {tier: int(n) for tier, n in session.execute(stmt)}
