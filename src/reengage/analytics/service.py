@@ -113,11 +113,16 @@ def reference_standings(session: Session, where: Scope) -> list[Standing]:
     return _slow_standings(session, where, ids)
 
 
-def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
-    """Counted in SQL over the derived state, plus the patients it cannot answer for."""
+def population_tally(session: Session, where: Scope) -> Tally:
+    """Counts over the population: in SQL over the derived state, plus the patients it
+    cannot answer for, from their histories."""
     stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
     counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings)
-    counts += Tally.of(_slow_standings(session, where, stale))
+    return counts + Tally.of(_slow_standings(session, where, stale))
+
+
+def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
+    counts = population_tally(session, where)
     return RiskMetrics(
         organization_id=where.org_id,
         last_updated=shown(where),

@@ -134,7 +134,7 @@ def _risk_changes(
             start[tier_at(history, start_instant, where.settings)] += 1
     if sources.derived_tiers is not None:
         start.update(sources.derived_tiers(before))
-    end = Counter(s.tier for s in service.standings(session, where))
+    end = service.population_tally(session, where).tiers
     at_risk_start = sum(start[t] for t in AT_RISK_TIERS)
     at_risk_end = sum(end[t] for t in AT_RISK_TIERS)
     return RiskDistributionChanges(
