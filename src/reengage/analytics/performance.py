@@ -21,7 +21,6 @@ from reengage.analytics.schemas import (
     SmsFunnel,
 )
 from reengage.analytics.service import Scope, shown
-from reengage.analytics.trend_queries import Frame
 from reengage.domain import performance as domain
 from reengage.domain.calendar import start_of_day
 
@@ -29,7 +28,7 @@ from reengage.domain.calendar import start_of_day
 def performance(session: Session, where: Scope, timeframe: str) -> Performance:
     days = domain.TIMEFRAMES[timeframe]
     first_day, last_day = domain.window_dates(where.as_of, where.settings, days)
-    frame = Frame(where.org_id, where.settings, where.as_of)
+    frame = trend_queries.frame_for(session, where.org_id, where.settings, where.as_of)
     rest_ids = trend_queries.unsettled_patient_ids(session, frame)
     rest = [h for _, h in queries.load_histories(session, where.org_id, rest_ids)]
     counts = trend_queries.funnels(session, frame, first_day, last_day)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, not_, or_, select
+from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from reengage.domain.calendar import end_of_day, local_date
@@ -32,11 +32,13 @@ from reengage.models import (
 
 @dataclass(frozen=True)
 class Frame:
-    """Which org, under which settings, as of when; and whether as_of ends its day."""
+    """Which org, under which settings, as of when; whether as_of ends its day; and who has
+    a visit starting between as_of and the day's end (few: one day's remaining visits)."""
 
     org_id: str
     settings: OrgSettings
     as_of: datetime
+    visiting_ids: tuple[str, ...] = ()
 
     @property
     def today(self) -> date:
@@ -51,36 +53,48 @@ class Frame:
         return self.as_of >= self.day_end
 
 
+def frame_for(session: Session, org_id: str, settings: OrgSettings, as_of: datetime) -> Frame:
+    frame = Frame(org_id, settings, as_of)
+    if frame.ends_its_day:
+        return frame
+    a: Any = Appointment.__table__
+    stmt = (
+        select(a.c.patient_id)
+        .where(
+            a.c.org_id == org_id,
+            a.c.status != "cancelled",
+            a.c.starts_at > as_of,
+            a.c.starts_at <= frame.day_end,
+        )
+        .distinct()
+    )
+    return Frame(org_id, settings, as_of, tuple(sorted(session.scalars(stmt))))
+
+
 def _settled(frame: Frame, s: Any) -> Any:
-    """SQL: the patient's derived rows answer exactly at as_of (see the module docstring)."""
+    """SQL over ``patient_state`` rows: the patient's derived rows answer exactly at as_of
+    (see the module docstring)."""
     fresh = s.c.settings_key == frame.settings.derivation_key()
     if frame.ends_its_day:
         return fresh
-    a: Any = Appointment.__table__
-    visit_later_today = exists().where(
-        a.c.org_id == s.c.org_id,
-        a.c.patient_id == s.c.patient_id,
-        a.c.status != "cancelled",
-        a.c.starts_at > frame.as_of,
-        a.c.starts_at <= frame.day_end,
-    )
-    return and_(fresh, s.c.horizon_at <= frame.as_of, not_(visit_later_today))
+    return and_(fresh, s.c.horizon_at <= frame.as_of, s.c.patient_id.not_in(frame.visiting_ids))
 
 
-def _settled_patients(frame: Frame, patient_id: Any) -> Any:
-    """SQL: ``patient_id`` (a column) names a patient whose derived rows answer at as_of."""
+def _with_state(table: Any) -> tuple[Any, Any]:
+    """``table`` joined to its patients' ``patient_state`` rows, and that table."""
     s: Any = PatientState.__table__
-    return exists().where(
-        s.c.org_id == frame.org_id, s.c.patient_id == patient_id, _settled(frame, s)
-    )
+    joined = table.join(s, and_(s.c.org_id == table.c.org_id, s.c.patient_id == table.c.patient_id))
+    return joined, s
 
 
 def unsettled_patient_ids(session: Session, frame: Frame) -> list[str]:
     """Patients of any status whose figures must come from their histories."""
     p: Any = Patient.__table__
+    s: Any = PatientState.__table__
     stmt = (
         select(p.c.id)
-        .where(p.c.org_id == frame.org_id, not_(_settled_patients(frame, p.c.id)))
+        .select_from(p.outerjoin(s, and_(s.c.org_id == p.c.org_id, s.c.patient_id == p.c.id)))
+        .where(p.c.org_id == frame.org_id, or_(s.c.patient_id.is_(None), not_(_settled(frame, s))))
         .order_by(p.c.id)
     )
     return list(session.scalars(stmt))
@@ -90,6 +104,7 @@ def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> 
     """Per channel, as of as_of, the attempts sent from ``first_day`` to ``last_day``."""
     o: Any = AttemptOutcome.__table__
     c: Any = Communication.__table__
+    joined, s = _with_state(o)
     as_of = frame.as_of
 
     def by(*columns: Any) -> Any:
@@ -105,13 +120,13 @@ def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> 
             by(c.c.connected_at),
             by(o.c.converted_at),
         )
-        .select_from(o.join(c, and_(c.c.org_id == o.c.org_id, c.c.id == o.c.communication_id)))
+        .select_from(joined.join(c, and_(c.c.org_id == o.c.org_id, c.c.id == o.c.communication_id)))
         .where(
             o.c.org_id == frame.org_id,
             o.c.sent_day >= first_day.toordinal(),
             o.c.sent_day <= last_day.toordinal(),
             o.c.sent_at <= as_of,
-            _settled_patients(frame, o.c.patient_id),
+            _settled(frame, s),
         )
         .group_by(c.c.channel)
     )
@@ -137,38 +152,44 @@ def daily(
     first, last = first_day.toordinal(), last_day.toordinal()
     r: Any = RiskSpan.__table__
     o: Any = AttemptOutcome.__table__
+    spans, rs = _with_state(r)
+    outcomes, os_ = _with_state(o)
     queries = {
         "new_at_risk": select(r.c.first_day, func.count())
+        .select_from(spans)
         .where(
             r.c.org_id == frame.org_id,
             r.c.first_day == r.c.spell_first_day,
             r.c.first_day.between(first, last),
-            _settled_patients(frame, r.c.patient_id),
+            _settled(frame, rs),
         )
         .group_by(r.c.first_day),
         "reengaged_successfully": select(r.c.end_day, func.count())
+        .select_from(spans)
         .where(
             r.c.org_id == frame.org_id,
             r.c.end_day == r.c.spell_end_day,
             r.c.reengaged == 1,
             r.c.end_day.between(first, last),
-            _settled_patients(frame, r.c.patient_id),
+            _settled(frame, rs),
         )
         .group_by(r.c.end_day),
         "outreach_attempts": select(o.c.sent_day, func.count())
+        .select_from(outcomes)
         .where(
             o.c.org_id == frame.org_id,
             o.c.sent_day.between(first, last),
             o.c.sent_at <= frame.as_of,
-            _settled_patients(frame, o.c.patient_id),
+            _settled(frame, os_),
         )
         .group_by(o.c.sent_day),
         "appointments_scheduled": select(o.c.converted_day, func.count())
+        .select_from(outcomes)
         .where(
             o.c.org_id == frame.org_id,
             o.c.converted_day.between(first, last),
             o.c.converted_at <= frame.as_of,
-            _settled_patients(frame, o.c.patient_id),
+            _settled(frame, os_),
         )
         .group_by(o.c.converted_day),
     }
@@ -184,13 +205,18 @@ def reengagement_days(
     """(sum, count) of days from first attempt to reengagement, over spells that ended in
     reengagement between the two days and had an attempt."""
     r: Any = RiskSpan.__table__
-    stmt = select(func.sum(r.c.spell_end_day - r.c.first_attempt_day), func.count()).where(
-        r.c.org_id == frame.org_id,
-        r.c.end_day == r.c.spell_end_day,
-        r.c.reengaged == 1,
-        r.c.first_attempt_day.is_not(None),
-        r.c.spell_end_day.between(first_day.toordinal(), last_day.toordinal()),
-        _settled_patients(frame, r.c.patient_id),
+    spans, s = _with_state(r)
+    stmt = (
+        select(func.sum(r.c.spell_end_day - r.c.first_attempt_day), func.count())
+        .select_from(spans)
+        .where(
+            r.c.org_id == frame.org_id,
+            r.c.end_day == r.c.spell_end_day,
+            r.c.reengaged == 1,
+            r.c.first_attempt_day.is_not(None),
+            r.c.spell_end_day.between(first_day.toordinal(), last_day.toordinal()),
+            _settled(frame, s),
+        )
     )
     total, count = session.execute(stmt).one()
     return int(total or 0), int(count)
@@ -199,14 +225,16 @@ def reengagement_days(
 def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int]:
     """At-risk patients per tier at the end of ``day`` (a day before as_of's date)."""
     r: Any = RiskSpan.__table__
+    spans, s = _with_state(r)
     d = day.toordinal()
     stmt = (
         select(r.c.tier, func.count())
+        .select_from(spans)
         .where(
             r.c.org_id == frame.org_id,
             r.c.first_day <= d,
             or_(r.c.end_day.is_(None), r.c.end_day > d),
-            _settled_patients(frame, r.c.patient_id),
+            _settled(frame, s),
         )
         .group_by(r.c.tier)
     )

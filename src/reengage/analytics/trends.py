@@ -23,7 +23,6 @@ from reengage.analytics.schemas import (
     Trends,
 )
 from reengage.analytics.service import Scope, shown
-from reengage.analytics.trend_queries import Frame
 from reengage.domain import trends as domain
 from reengage.domain.calendar import end_of_day
 from reengage.domain.history import PatientHistory
@@ -48,7 +47,7 @@ class Sources:
 
 
 def trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
-    frame = Frame(where.org_id, where.settings, where.as_of)
+    frame = trend_queries.frame_for(session, where.org_id, where.settings, where.as_of)
     rest = trend_queries.unsettled_patient_ids(session, frame)
     sources = Sources(
         histories=[h for _, h in queries.load_histories(session, where.org_id, rest)],

@@ -26,4 +26,6 @@ class Appointment(Base):
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "patient_id"], ["patients.org_id", "patients.id"]),
         Index("ix_appointments_org_patient", "org_id", "patient_id"),
+        # Who has a visit later today (trends and performance at an as_of inside a day).
+        Index("ix_appointments_org_starts_at", "org_id", "starts_at"),
     )
