@@ -26,7 +26,7 @@ from reengage.analytics.service import Scope, shown
 from reengage.domain import trends as domain
 from reengage.domain.calendar import end_of_day
 from reengage.domain.history import PatientHistory
-from reengage.domain.performance import OutreachCounts
+from reengage.domain.performance import OutreachCounts, window_counts
 from reengage.domain.risk import AT_RISK_TIERS, in_population, tier_at
 
 DAILY_FIELDS = {
@@ -97,8 +97,8 @@ def _trends(
 def _channel_trends(
     where: Scope, days: int, dates: list[date], sources: Sources
 ) -> dict[str, ChannelTrend]:
-    current = domain.window_counts(sources.histories, where.as_of, where.settings, days)
-    previous = domain.window_counts(sources.histories, where.as_of, where.settings, days, days)
+    current = window_counts(sources.histories, where.as_of, where.settings, days)
+    previous = window_counts(sources.histories, where.as_of, where.settings, days, days)
     if sources.derived_funnels is not None:
         current.add(sources.derived_funnels(dates[0], dates[-1]))
         previous.add(

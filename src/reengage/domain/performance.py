@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from reengage.domain.calendar import in_last_days, local_date, window_first_day
+from reengage.domain.calendar import end_of_day, in_last_days, local_date, window_first_day
 from reengage.domain.history import Communication, PatientHistory
 from reengage.domain.outreach import conversion, rate, round_one_decimal
 from reengage.domain.settings import OrgSettings
@@ -93,11 +93,26 @@ def outreach_counts(
     histories: Iterable[PatientHistory], as_of: datetime, settings: OrgSettings, days: int
 ) -> OutreachCounts:
     """Attempts sent in the last ``days`` days, of every patient, by channel."""
+    return window_counts(histories, as_of, settings, days)
+
+
+def window_counts(
+    histories: Iterable[PatientHistory],
+    as_of: datetime,
+    settings: OrgSettings,
+    days: int,
+    ends_days_before: int = 0,
+) -> OutreachCounts:
+    """Funnels, as of as_of, of the attempts of every patient sent in ``days`` days ending
+    ``ends_days_before`` days before as_of's date (0: the last ``days`` days; ``days``: the
+    period before them)."""
     zone = settings.zone()
+    last_day = local_date(as_of, zone) - timedelta(days=ends_days_before)
+    window_end = min(end_of_day(last_day, zone), as_of)
     counts = OutreachCounts()
     for history in histories:
         for attempt in history.attempts(as_of):
-            if in_last_days(attempt.sent_at, as_of, zone, days):
+            if in_last_days(attempt.sent_at, window_end, zone, days):
                 counts.channels[attempt.channel] += attempt_funnel(
                     attempt, history, as_of, settings
                 )

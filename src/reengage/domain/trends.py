@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 
-from reengage.domain.calendar import end_of_day, in_last_days, local_date, window_first_day
+from reengage.domain.calendar import local_date, window_first_day
 from reengage.domain.history import PatientHistory
 from reengage.domain.outreach import conversion, rate, round_one_decimal
-from reengage.domain.performance import OutreachCounts, attempt_funnel
+from reengage.domain.performance import OutreachCounts
 from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import at_risk_spells
 
@@ -71,47 +71,27 @@ def daily(
     return list(rows.values())
 
 
-def window_counts(
-    histories: Iterable[PatientHistory],
-    as_of: datetime,
-    settings: OrgSettings,
-    days: int,
-    ends_days_before: int = 0,
-) -> OutreachCounts:
-    """Funnels of the attempts sent in ``days`` days ending ``ends_days_before`` days before
-    as_of's date (0: the current period; ``days``: the previous one), as of as_of."""
-    zone = settings.zone()
-    last_day = local_date(as_of, zone) - timedelta(days=ends_days_before)
-    window_end = min(end_of_day(last_day, zone), as_of)
-    counts = OutreachCounts()
-    for history in histories:
-        for attempt in history.attempts(as_of):
-            if in_last_days(attempt.sent_at, window_end, zone, days):
-                counts.channels[attempt.channel] += attempt_funnel(
-                    attempt, history, as_of, settings
-                )
-    return counts
-
-
-def channel_rates(counts: OutreachCounts) -> dict[str, float | None]:
-    """Per channel success rate: sms responded/delivered, email responded/opened, phone
-    connected/attempted."""
+def _channel_pairs(counts: OutreachCounts) -> dict[str, tuple[int, int]]:
+    """Per channel (successes, base) of its success rate: sms responded/delivered, email
+    responded/opened, phone connected/attempted."""
     c = counts.channels
     return {
-        "sms": rate(c["sms"].responded, c["sms"].delivered),
-        "email": rate(c["email"].responded, c["email"].opened),
-        "phone": rate(c["phone"].connected, c["phone"].sent),
-    }
-
-
-def exact_channel_rates(counts: OutreachCounts) -> dict[str, Fraction | None]:
-    c = counts.channels
-    pairs = {
         "sms": (c["sms"].responded, c["sms"].delivered),
         "email": (c["email"].responded, c["email"].opened),
         "phone": (c["phone"].connected, c["phone"].sent),
     }
-    return {ch: Fraction(100 * n, d) if d else None for ch, (n, d) in pairs.items()}
+
+
+def channel_rates(counts: OutreachCounts) -> dict[str, float | None]:
+    """Per channel success rate, as shown (one decimal)."""
+    return {ch: rate(n, d) for ch, (n, d) in _channel_pairs(counts).items()}
+
+
+def exact_channel_rates(counts: OutreachCounts) -> dict[str, Fraction | None]:
+    """Per channel success rate, exact (what ``change_pct`` compares)."""
+    return {
+        ch: Fraction(100 * n, d) if d else None for ch, (n, d) in _channel_pairs(counts).items()
+    }
 
 
 def change_pct(current: Fraction | None, previous: Fraction | None) -> float | None:
