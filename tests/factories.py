@@ -94,3 +94,19 @@ def followup(fid: str = "f1", patient_id: str = "p1", **overrides: Any) -> dict[
     }
     record.update(overrides)
     return record
+
+
+def outbound(cid: str, pid: str, channel: str, sent_at: str, **timestamps: Any) -> dict[str, Any]:
+    """An outreach attempt carrying only the timestamps given."""
+    return (
+        communication(
+            cid, pid, channel=channel, sent_at=sent_at, delivered_at=None, responded_at=None
+        )
+        | timestamps
+    )
+
+
+def inbound(cid: str, pid: str, sent_at: str) -> dict[str, Any]:
+    return communication(
+        cid, pid, direction="inbound", sent_at=sent_at, delivered_at=None, responded_at=None
+    )

@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import OrgFixture, appointment, communication, patient
+from tests.factories import (
+    OrgFixture,
+    appointment,
+    inbound,
+    outbound,
+    patient,
+)
 from tests.helpers import problems
 
 AS_OF = "2026-06-15T12:00:00Z"
@@ -51,22 +57,6 @@ def patch_settings(client: TestClient, org: OrgFixture, body: dict[str, Any]) ->
 
 def person(pid: str, **overrides: Any) -> dict[str, Any]:
     return patient(pid, name=f"Patient {pid}", registered_at=REGISTERED) | overrides
-
-
-def outbound(cid: str, pid: str, channel: str, sent_at: str, **timestamps: Any) -> dict[str, Any]:
-    """An outreach attempt carrying only the timestamps given."""
-    return (
-        communication(
-            cid, pid, channel=channel, sent_at=sent_at, delivered_at=None, responded_at=None
-        )
-        | timestamps
-    )
-
-
-def inbound(cid: str, pid: str, sent_at: str) -> dict[str, Any]:
-    return communication(
-        cid, pid, direction="inbound", sent_at=sent_at, delivered_at=None, responded_at=None
-    )
 
 
 def booking(aid: str, pid: str, booked_at: str, starts_at: str = "2026-06-25T09:00:00Z") -> Any:

@@ -127,14 +127,14 @@ def test_fast_path_agrees_with_the_straight_computation(
         _check_agreement(client, engine, clinic, zone, as_of_hours, booked_engaged)
 
 
-def _check_agreement(
+def load_clinic(
     client: TestClient,
     engine: Engine,
     clinic: dict[str, list[dict[str, Any]]],
     zone: str,
-    as_of_hours: list[int],
     booked_engaged: bool,
-) -> None:
+) -> OrgFixture:
+    """A new org in ``zone`` holding the clinic, with booked patients engaged or not."""
     org = make_org(engine, timezone=zone)
     if not booked_engaged:
         r = client.patch(
@@ -145,6 +145,18 @@ def _check_agreement(
         assert r.status_code == 200
     r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
     assert r.status_code == 200, r.text
+    return org
+
+
+def _check_agreement(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    as_of_hours: list[int],
+    booked_engaged: bool,
+) -> None:
+    org = load_clinic(client, engine, clinic, zone, booked_engaged)
     with make_sessionmaker(engine)() as session:
         for hours in as_of_hours:
             as_of = (BASE + timedelta(hours=hours)).isoformat()
@@ -284,17 +296,8 @@ def test_performance_and_trends_agree_with_the_straight_computation(
 ) -> None:
     """The derived rows give the same figures as the histories, for as_of at any instant
     and at the end of a day (where the derived rows answer for every patient)."""
-    with clock.frozen_at(BASE - timedelta(days=200)):
-        org = make_org(engine, timezone=zone)
-        if not booked_engaged:
-            r = client.patch(
-                org.url("/settings"),
-                json={"booked_patients_are_engaged": False},
-                headers=org.headers(),
-            )
-            assert r.status_code == 200
-        r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
-        assert r.status_code == 200, r.text
+    with clock.frozen_at(BASE - timedelta(days=200)):  # when the records arrive
+        org = load_clinic(client, engine, clinic, zone, booked_engaged)
     instant = BASE + timedelta(hours=as_of_hours)
     as_of = instant.date().isoformat() if as_a_date else instant.isoformat()
     metrics = ["risk_levels", "success_rates", "channel_performance"]

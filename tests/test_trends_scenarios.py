@@ -20,7 +20,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from reengage.analytics import service, trends
-from tests.factories import OrgFixture, appointment, communication, make_org, patient
+from tests.factories import (
+    OrgFixture,
+    appointment,
+    inbound,
+    make_org,
+    outbound,
+    patient,
+)
 
 Records = dict[str, list[dict[str, Any]]]
 
@@ -44,22 +51,6 @@ def get_trends(client: TestClient, org: OrgFixture, **params: Any) -> dict[str, 
 
 def person(pid: str, registered_at: str, **overrides: Any) -> dict[str, Any]:
     return patient(pid, name=f"Patient {pid}", registered_at=registered_at) | overrides
-
-
-def outbound(cid: str, pid: str, channel: str, sent_at: str, **timestamps: Any) -> dict[str, Any]:
-    """An outreach attempt carrying only the timestamps given."""
-    return (
-        communication(
-            cid, pid, channel=channel, sent_at=sent_at, delivered_at=None, responded_at=None
-        )
-        | timestamps
-    )
-
-
-def inbound(cid: str, pid: str, sent_at: str) -> dict[str, Any]:
-    return communication(
-        cid, pid, direction="inbound", sent_at=sent_at, delivered_at=None, responded_at=None
-    )
 
 
 def booking(aid: str, pid: str, booked_at: str, starts_at: str) -> dict[str, Any]:
