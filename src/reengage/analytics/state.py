@@ -72,21 +72,31 @@ def _write(
     key = settings.derivation_key()
     rows = DerivedRows()
     for _, history in loaded:
-        rows.states.append(_row(org_id, summarize(history, zone), key))
-        rows.outcomes += (
-            {
-                "org_id": org_id,
-                "communication_id": o.communication_id,
-                "patient_id": history.id,
-                "sent_at": o.sent_at,
-                "sent_day": _day(o.sent_at, zone),
-                "tier_before": o.tier_before,
-                "contacted": int(o.contacted),
-                "converted_at": o.converted_at,
-                "converted_day": _day(o.converted_at, zone) if o.converted_at else None,
-            }
-            for o in attempt_outcomes(history, settings)
-        )
+        state = summarize(history, zone)
+        rows.states.append(_row(org_id, state, key))
+        shared = {"horizon_at": state.horizon_at, "settings_key": key}
+        comms = {c.id: c for c in history.communications}
+        for o in attempt_outcomes(history, settings):
+            comm = comms[o.communication_id]
+            rows.outcomes.append(
+                {
+                    "org_id": org_id,
+                    "communication_id": o.communication_id,
+                    "patient_id": history.id,
+                    "sent_at": o.sent_at,
+                    "sent_day": _day(o.sent_at, zone),
+                    "tier_before": o.tier_before,
+                    "contacted": int(o.contacted),
+                    "converted_at": o.converted_at,
+                    "converted_day": _day(o.converted_at, zone) if o.converted_at else None,
+                    "channel": comm.channel,
+                    "delivered_at": comm.delivered_at,
+                    "opened_at": comm.opened_at,
+                    "responded_at": comm.responded_at,
+                    "connected_at": comm.connected_at,
+                    **shared,
+                }
+            )
         rows.spans += (
             {
                 "org_id": org_id,
@@ -98,6 +108,7 @@ def _write(
                 "spell_end_day": _ordinal(span.spell.end_day),
                 "reengaged": int(span.spell.reengaged),
                 "first_attempt_day": _ordinal(span.first_attempt_day),
+                **shared,
             }
             for span in risk_spans(history, settled(history, settings), settings)
         )

@@ -1,5 +1,6 @@
 """Outreach funnels, daily movement and tier counts from the derived rows: the fast path of
-performance and trends.
+performance and trends. Each query reads one table: ``attempt_outcomes`` and ``risk_spans``
+carry copies of their patient's ``horizon_at`` and ``settings_key``.
 
 Rows are used for the patients they answer for exactly ("settled" at as_of): fresh rows
 (computed under the org's current settings) and, unless as_of is the last instant of its
@@ -23,7 +24,6 @@ from reengage.domain.settings import OrgSettings
 from reengage.models import (
     Appointment,
     AttemptOutcome,
-    Communication,
     Patient,
     PatientState,
     RiskSpan,
@@ -72,19 +72,13 @@ def frame_for(session: Session, org_id: str, settings: OrgSettings, as_of: datet
 
 
 def _settled(frame: Frame, s: Any) -> Any:
-    """SQL over ``patient_state`` rows: the patient's derived rows answer exactly at as_of
-    (see the module docstring)."""
+    """SQL over rows carrying a patient's ``settings_key`` and ``horizon_at`` (patient_state,
+    and the copies in attempt_outcomes and risk_spans): the patient's derived rows answer
+    exactly at as_of (see the module docstring)."""
     fresh = s.c.settings_key == frame.settings.derivation_key()
     if frame.ends_its_day:
         return fresh
     return and_(fresh, s.c.horizon_at <= frame.as_of, s.c.patient_id.not_in(frame.visiting_ids))
-
-
-def _with_state(table: Any) -> tuple[Any, Any]:
-    """``table`` joined to its patients' ``patient_state`` rows, and that table."""
-    s: Any = PatientState.__table__
-    joined = table.join(s, and_(s.c.org_id == table.c.org_id, s.c.patient_id == table.c.patient_id))
-    return joined, s
 
 
 def unsettled_patient_ids(session: Session, frame: Frame) -> list[str]:
@@ -103,8 +97,6 @@ def unsettled_patient_ids(session: Session, frame: Frame) -> list[str]:
 def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> OutreachCounts:
     """Per channel, as of as_of, the attempts sent from ``first_day`` to ``last_day``."""
     o: Any = AttemptOutcome.__table__
-    c: Any = Communication.__table__
-    joined, s = _with_state(o)
     as_of = frame.as_of
 
     def by(*columns: Any) -> Any:
@@ -112,23 +104,22 @@ def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> 
 
     stmt = (
         select(
-            c.c.channel,
+            o.c.channel,
             func.count(),
-            by(c.c.delivered_at, c.c.responded_at),
-            by(c.c.opened_at, c.c.responded_at),
-            by(c.c.responded_at),
-            by(c.c.connected_at),
+            by(o.c.delivered_at, o.c.responded_at),
+            by(o.c.opened_at, o.c.responded_at),
+            by(o.c.responded_at),
+            by(o.c.connected_at),
             by(o.c.converted_at),
         )
-        .select_from(joined.join(c, and_(c.c.org_id == o.c.org_id, c.c.id == o.c.communication_id)))
         .where(
             o.c.org_id == frame.org_id,
             o.c.sent_day >= first_day.toordinal(),
             o.c.sent_day <= last_day.toordinal(),
             o.c.sent_at <= as_of,
-            _settled(frame, s),
+            _settled(frame, o),
         )
-        .group_by(c.c.channel)
+        .group_by(o.c.channel)
     )
     counts = OutreachCounts()
     for channel, sent, delivered, opened, responded, connected, converted in session.execute(stmt):
@@ -152,44 +143,38 @@ def daily(
     first, last = first_day.toordinal(), last_day.toordinal()
     r: Any = RiskSpan.__table__
     o: Any = AttemptOutcome.__table__
-    spans, rs = _with_state(r)
-    outcomes, os_ = _with_state(o)
     queries = {
         "new_at_risk": select(r.c.first_day, func.count())
-        .select_from(spans)
         .where(
             r.c.org_id == frame.org_id,
             r.c.first_day == r.c.spell_first_day,
             r.c.first_day.between(first, last),
-            _settled(frame, rs),
+            _settled(frame, r),
         )
         .group_by(r.c.first_day),
         "reengaged_successfully": select(r.c.end_day, func.count())
-        .select_from(spans)
         .where(
             r.c.org_id == frame.org_id,
             r.c.end_day == r.c.spell_end_day,
             r.c.reengaged == 1,
             r.c.end_day.between(first, last),
-            _settled(frame, rs),
+            _settled(frame, r),
         )
         .group_by(r.c.end_day),
         "outreach_attempts": select(o.c.sent_day, func.count())
-        .select_from(outcomes)
         .where(
             o.c.org_id == frame.org_id,
             o.c.sent_day.between(first, last),
             o.c.sent_at <= frame.as_of,
-            _settled(frame, os_),
+            _settled(frame, o),
         )
         .group_by(o.c.sent_day),
         "appointments_scheduled": select(o.c.converted_day, func.count())
-        .select_from(outcomes)
         .where(
             o.c.org_id == frame.org_id,
             o.c.converted_day.between(first, last),
             o.c.converted_at <= frame.as_of,
-            _settled(frame, os_),
+            _settled(frame, o),
         )
         .group_by(o.c.converted_day),
     }
@@ -205,18 +190,13 @@ def reengagement_days(
     """(sum, count) of days from first attempt to reengagement, over spells that ended in
     reengagement between the two days and had an attempt."""
     r: Any = RiskSpan.__table__
-    spans, s = _with_state(r)
-    stmt = (
-        select(func.sum(r.c.spell_end_day - r.c.first_attempt_day), func.count())
-        .select_from(spans)
-        .where(
-            r.c.org_id == frame.org_id,
-            r.c.end_day == r.c.spell_end_day,
-            r.c.reengaged == 1,
-            r.c.first_attempt_day.is_not(None),
-            r.c.spell_end_day.between(first_day.toordinal(), last_day.toordinal()),
-            _settled(frame, s),
-        )
+    stmt = select(func.sum(r.c.spell_end_day - r.c.first_attempt_day), func.count()).where(
+        r.c.org_id == frame.org_id,
+        r.c.end_day == r.c.spell_end_day,
+        r.c.reengaged == 1,
+        r.c.first_attempt_day.is_not(None),
+        r.c.spell_end_day.between(first_day.toordinal(), last_day.toordinal()),
+        _settled(frame, r),
     )
     total, count = session.execute(stmt).one()
     return int(total or 0), int(count)
@@ -225,16 +205,14 @@ def reengagement_days(
 def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int]:
     """At-risk patients per tier at the end of ``day`` (a day before as_of's date)."""
     r: Any = RiskSpan.__table__
-    spans, s = _with_state(r)
     d = day.toordinal()
     stmt = (
         select(r.c.tier, func.count())
-        .select_from(spans)
         .where(
             r.c.org_id == frame.org_id,
             r.c.first_day <= d,
             or_(r.c.end_day.is_(None), r.c.end_day > d),
-            _settled(frame, s),
+            _settled(frame, r),
         )
         .group_by(r.c.tier)
     )

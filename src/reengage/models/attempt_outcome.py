@@ -28,6 +28,15 @@ class AttemptOutcome(Base):
     # its success time, it had converted exactly when this booking is at or before as_of.
     converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     converted_day: Mapped[int | None] = mapped_column(Integer)
+    # Copies, so that the funnels and daily counts read this table alone: the attempt's
+    # channel and timestamps, and its patient's horizon and settings key (patient_state's).
+    channel: Mapped[str] = mapped_column(String(8))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    horizon_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settings_key: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
         ForeignKeyConstraint(

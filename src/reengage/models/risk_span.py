@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKeyConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
-from reengage.db.types import RecordId
+from reengage.db.types import RecordId, UTCDateTime
 
 
 class RiskSpan(Base):
@@ -24,6 +26,9 @@ class RiskSpan(Base):
     spell_end_day: Mapped[int | None] = mapped_column(Integer)
     reengaged: Mapped[int] = mapped_column(Integer)
     first_attempt_day: Mapped[int | None] = mapped_column(Integer)
+    # Copies of the patient's patient_state values, so trends read this table alone.
+    horizon_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    settings_key: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
         ForeignKeyConstraint(

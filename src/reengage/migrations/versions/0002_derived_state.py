@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 03:29:36.059773
+Create Date: 2026-11-24 03:51:27.911109
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,13 @@ def upgrade() -> None:
         sa.Column("contacted", sa.Integer(), nullable=False),
         sa.Column("converted_at", reengage.db.types.UTCDateTime(), nullable=True),
         sa.Column("converted_day", sa.Integer(), nullable=True),
+        sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("delivered_at", reengage.db.types.UTCDateTime(), nullable=True),
+        sa.Column("opened_at", reengage.db.types.UTCDateTime(), nullable=True),
+        sa.Column("responded_at", reengage.db.types.UTCDateTime(), nullable=True),
+        sa.Column("connected_at", reengage.db.types.UTCDateTime(), nullable=True),
+        sa.Column("horizon_at", reengage.db.types.UTCDateTime(), nullable=False),
+        sa.Column("settings_key", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id", "patient_id"],
             ["patients.org_id", "patients.id"],
@@ -99,6 +106,8 @@ def upgrade() -> None:
         sa.Column("spell_end_day", sa.Integer(), nullable=True),
         sa.Column("reengaged", sa.Integer(), nullable=False),
         sa.Column("first_attempt_day", sa.Integer(), nullable=True),
+        sa.Column("horizon_at", reengage.db.types.UTCDateTime(), nullable=False),
+        sa.Column("settings_key", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id", "patient_id"],
             ["patients.org_id", "patients.id"],
