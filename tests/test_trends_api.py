@@ -58,6 +58,16 @@ def test_trends_agree_with_performance_and_risk_metrics(
 
     perf = _get(client, org, "/performance", as_of=as_of, timeframe=PERIOD_OF_TIMEFRAME[period])
     assert sum(d["outreach_attempts"] for d in days) == perf["outreach_attempts"]
+    channels = perf["channel_performance"]
+    assert perf["outreach_attempts"] == (
+        channels["sms"]["sent"] + channels["email"]["sent"] + channels["phone"]["attempted"]
+    )
+    assert perf["successful_contacts"] == (
+        channels["sms"]["responded"]
+        + channels["email"]["responded"]
+        + channels["phone"]["connected"]
+    )
+    assert perf["appointments_scheduled"] >= channels["phone"]["appointment_booked"]
     assert (perf["period_start"], perf["period_end"]) == (
         trends["period_start"],
         trends["period_end"],
