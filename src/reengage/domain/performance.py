@@ -10,7 +10,8 @@ from fractions import Fraction
 
 from reengage.domain.calendar import end_of_day, in_last_days, local_date, window_first_day
 from reengage.domain.history import Communication, PatientHistory
-from reengage.domain.outreach import conversion, rate, round_one_decimal
+from reengage.domain.outreach import rate, round_one_decimal
+from reengage.domain.prediction import converted_at
 from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import at_risk_spells
 
@@ -68,17 +69,7 @@ def attempt_funnel(
         return at is not None and at <= as_of
 
     success = attempt.success_at(as_of) is not None
-    converted = success and (
-        conversion(
-            attempt,
-            history.attempts(as_of),
-            history.appointments,
-            as_of,
-            settings.attribution_window_days,
-            settings.zone(),
-        )
-        is not None
-    )
+    converted = success and converted_at(history, attempt, as_of, settings) is not None
     return Funnel(
         sent=1,
         delivered=int(by(attempt.delivered_at) or by(attempt.responded_at)),

@@ -41,13 +41,15 @@ def attempt_outcome(
         sent_at=attempt.sent_at,
         tier_before=tier if tier in AT_RISK_TIERS else None,
         contacted=followed_by_contact(attempt, history, as_of, settings.attribution_window_days),
-        converted_at=_converted_at(history, attempt, as_of, settings),
+        converted_at=converted_at(history, attempt, as_of, settings),
     )
 
 
-def _converted_at(
+def converted_at(
     history: PatientHistory, attempt: Communication, as_of: datetime, settings: OrgSettings
 ) -> datetime | None:
+    """When the booking this attempt's successful contact converted into was made (as of
+    as_of, under the org's attribution window); None when it did not convert."""
     booking = conversion(
         attempt,
         history.attempts(as_of),

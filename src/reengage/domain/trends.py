@@ -9,8 +9,9 @@ from fractions import Fraction
 
 from reengage.domain.calendar import local_date, window_first_day
 from reengage.domain.history import PatientHistory
-from reengage.domain.outreach import conversion, rate, round_one_decimal
+from reengage.domain.outreach import rate, round_one_decimal
 from reengage.domain.performance import OutreachCounts
+from reengage.domain.prediction import converted_at
 from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import at_risk_spells
 
@@ -51,23 +52,14 @@ def daily(
                 rows[spell.first_day].new_at_risk += 1
             if spell.end_day in rows and spell.reengaged:
                 rows[spell.end_day].reengaged_successfully += 1
-        attempts = history.attempts(as_of)
-        for attempt in attempts:
+        for attempt in history.attempts(as_of):
             sent = local_date(attempt.sent_at, zone)
             if sent in rows:
                 rows[sent].outreach_attempts += 1
-            booking = conversion(
-                attempt,
-                attempts,
-                history.appointments,
-                as_of,
-                settings.attribution_window_days,
-                zone,
-            )
-            if booking is not None and booking.booked_at is not None:
-                booked = local_date(booking.booked_at, zone)
-                if booked in rows:
-                    rows[booked].appointments_scheduled += 1
+            booked_at = converted_at(history, attempt, as_of, settings)
+            booked = local_date(booked_at, zone) if booked_at is not None else None
+            if booked in rows:
+                rows[booked].appointments_scheduled += 1
     return list(rows.values())
 
 
