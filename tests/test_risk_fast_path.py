@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from reengage import clock
-from reengage.analytics import performance, risk_queries, service, trend_queries, trends
+from reengage.analytics import overview, performance, risk_queries, service, trend_queries, trends
 from reengage.analytics.trend_queries import Frame
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
@@ -309,6 +309,10 @@ def test_performance_and_trends_agree_with_the_straight_computation(
         for period in ("7d", "90d", "1y"):
             fast_trends = trends.trends(session, where, period, metrics)
             assert fast_trends == trends.reference_trends(session, where, period, metrics)
+        cards = overview.overview(session, where)
+        assert cards == overview.reference_overview(session, where)
+        reached = cards.reengagement_success_rate.patients_reached
+        event(f"patients reached while at risk: {min(reached, 2)}+")
         if as_a_date:
             frame = Frame(org.id, where.settings, where.as_of)
             assert trend_queries.unsettled_patient_ids(session, frame) == []

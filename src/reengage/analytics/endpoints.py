@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from reengage import audit
-from reengage.analytics import performance, service, trends
+from reengage.analytics import overview, performance, service, trends
 from reengage.analytics.schemas import (
     ActionRequired,
+    Overview,
     Performance,
     PrioritizedList,
     RiskLevelFilter,
@@ -74,6 +75,21 @@ def get_risk_metrics(
     org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None
 ) -> RiskMetrics:
     return service.risk_metrics(session, service.scope(session, org_id, as_of))
+
+
+@router.get(
+    "/overview",
+    response_model=Overview,
+    summary="The dashboard's cards: who needs action now, this week's target, success rate",
+    description="Not in the seed: reengage's own summary, what the staff dashboard shows. "
+    "`this_weeks_target` counts at-risk patients with no outreach attempt in the last 7 "
+    "days; `reengagement_success_rate` is, of the patients who got an outreach attempt in "
+    "the last 30 days while at risk, the share whose at-risk spell has ended in "
+    "reengagement; `previous_success_rate` is the same for the 30 days before.",
+    dependencies=[Depends(only_params("as_of"))],
+)
+def get_overview(org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None) -> Overview:
+    return overview.overview(session, service.scope(session, org_id, as_of))
 
 
 @router.get(

@@ -35,6 +35,7 @@ class Standing:
     risk_score: int
     days_since_last_contact: int
     next_action_date: date | None
+    attempted_last_7_days: bool = False
 
     @property
     def at_risk(self) -> bool:
@@ -78,6 +79,7 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
         "overdue"
     )
     score_window = today - (risk.MISSED_SCORE_WINDOW_DAYS - 1)
+    week = _at_least(s.c.last_attempt_day, today - (risk.WEEK_DAYS - 1)).label("week")
     missed_90 = sum(
         (_at_least(s.c[f"missed_day_{i}"], score_window) for i in (1, 2, 3)),
         start=literal(0),
@@ -100,6 +102,7 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
             overdue,
             missed_90,
             recent_attempt,
+            week,
             (s.c.contact_day + t.medium).label("medium_day"),
             s.c.followup_due_day,
         )
@@ -170,6 +173,7 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
         score.label("score"),
         c.days,
         next_day.label("next_day"),
+        c.week,
     ).subquery()
 
 
@@ -203,9 +207,10 @@ def standings(
         st.c.score,
         st.c.days,
         st.c.next_day,
+        st.c.week,
     )
     out = []
-    for pid, tier_, m, f, o, fut, prio, act, sc, d, nd in session.execute(stmt):
+    for pid, tier_, m, f, o, fut, prio, act, sc, d, nd, wk in session.execute(stmt):
         flags = tuple(
             flag
             for flag, on in (
@@ -226,6 +231,7 @@ def standings(
                 risk_score=int(sc),
                 days_since_last_contact=int(d),
                 next_action_date=date.fromordinal(int(nd)) if nd is not None else None,
+                attempted_last_7_days=bool(wk),
             )
         )
     return out
@@ -233,13 +239,15 @@ def standings(
 
 @dataclass(frozen=True)
 class Tally:
-    """Counts over a set of standings: per tier, per flag, of priority 1, and the days sum."""
+    """Counts over a set of standings: per tier, per flag, of priority 1, the days sum, and
+    the weekly target (at risk, no outreach attempt in the last 7 days)."""
 
     tiers: dict[str, int]
     flags: dict[str, int]
     priority_one: int
     total: int
     days_sum: int
+    weekly_target: int = 0
 
     @staticmethod
     def of(items: list[Standing]) -> Tally:
@@ -255,6 +263,7 @@ class Tally:
             priority_one=sum(1 for i in items if i.action_priority == 1),
             total=len(items),
             days_sum=sum(i.days_since_last_contact for i in items),
+            weekly_target=sum(1 for i in items if i.at_risk and not i.attempted_last_7_days),
         )
 
     def __add__(self, other: Tally) -> Tally:
@@ -264,6 +273,7 @@ class Tally:
             priority_one=self.priority_one + other.priority_one,
             total=self.total + other.total,
             days_sum=self.days_sum + other.days_sum,
+            weekly_target=self.weekly_target + other.weekly_target,
         )
 
 
@@ -293,6 +303,7 @@ def tally(
         func.count(),
         func.sum(case((st.c.priority == 1, 1), else_=0)),
         func.sum(st.c.days),
+        func.sum(case((and_(st.c.tier.in_(risk.AT_RISK_TIERS), st.c.week == 0), 1), else_=0)),
     ]
     columns += [func.sum(case((st.c.tier == tier, 1), else_=0)) for tier in risk.TIERS]
     columns += [func.sum(case((_has_flag(st, f), 1), else_=0)) for f in risk.FLAGS]
@@ -303,11 +314,12 @@ def tally(
     values = [int(v or 0) for v in row]
     n_tiers = len(risk.TIERS)
     return Tally(
-        tiers=dict(zip(risk.TIERS, values[3 : 3 + n_tiers], strict=True)),
-        flags=dict(zip(risk.FLAGS, values[3 + n_tiers :], strict=True)),
+        tiers=dict(zip(risk.TIERS, values[4 : 4 + n_tiers], strict=True)),
+        flags=dict(zip(risk.FLAGS, values[4 + n_tiers :], strict=True)),
         priority_one=values[1],
         total=values[0],
         days_sum=values[2],
+        weekly_target=values[3],
     )
 
 

@@ -176,3 +176,26 @@ class Trends(BaseModel):
     daily_trends: list[DailyTrend] | None = None
     channel_performance_trends: dict[str, ChannelTrend] | None = None
     risk_distribution_changes: RiskDistributionChanges | None = None
+
+
+class SuccessRate(BaseModel):
+    """Of the patients reached by outreach while at risk in the window, those reengaged."""
+
+    rate: float | None
+    patients_reached: int
+    patients_reengaged: int
+    period_start: date
+    period_end: date
+
+
+class Overview(BaseModel):
+    """The dashboard's four cards (not in the seed: reengage's own endpoint)."""
+
+    organization_id: str
+    last_updated: datetime
+    immediate_action_required: int
+    this_weeks_target: int
+    reengagement_success_rate: SuccessRate
+    previous_success_rate: SuccessRate
+    success_rate_change: float | None
+    success_rate_trend: Literal["up", "down", "flat"] | None

@@ -85,6 +85,7 @@ def standing_of(assessment: risk.Assessment) -> Standing:
         risk_score=assessment.risk_score,
         days_since_last_contact=assessment.days_since_last_contact,
         next_action_date=assessment.next_action_date,
+        attempted_last_7_days=assessment.attempted_last_7_days,
     )
 
 

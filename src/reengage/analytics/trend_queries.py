@@ -217,3 +217,44 @@ def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int
         .group_by(r.c.tier)
     )
     return {tier: int(n) for tier, n in session.execute(stmt)}
+
+
+def reengagement(
+    session: Session, frame: Frame, first_day: date, last_day: date
+) -> tuple[int, int]:
+    """(reached, reengaged): patients with an outreach attempt sent from ``first_day`` to
+    ``last_day`` on a day of an at-risk spell (its first day to its end day), and those of
+    them with such a spell ended in reengagement by ``last_day``. See
+    ``reengage.domain.overview``."""
+    r: Any = RiskSpan.__table__
+    o: Any = AttemptOutcome.__table__
+    first, last = first_day.toordinal(), last_day.toordinal()
+    spell_end = func.coalesce(r.c.spell_end_day, last)
+    ended = and_(r.c.reengaged == 1, r.c.spell_end_day <= last)
+    stmt = (
+        select(
+            func.count(r.c.patient_id.distinct()),
+            func.count(case((ended, r.c.patient_id), else_=None).distinct()),
+        )
+        .select_from(
+            r.join(
+                o,
+                and_(
+                    o.c.org_id == r.c.org_id,
+                    o.c.patient_id == r.c.patient_id,
+                    o.c.sent_day >= r.c.spell_first_day,
+                    o.c.sent_day <= spell_end,
+                ),
+            )
+        )
+        .where(
+            r.c.org_id == frame.org_id,
+            r.c.first_day == r.c.spell_first_day,  # one row per spell
+            r.c.spell_first_day <= last,
+            o.c.sent_day.between(first, last),
+            o.c.sent_at <= frame.as_of,
+            _settled(frame, r),
+        )
+    )
+    reached, reengaged = session.execute(stmt).one()
+    return int(reached), int(reengaged)

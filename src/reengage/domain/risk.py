@@ -26,6 +26,7 @@ FLAGS: tuple[str, ...] = (MISSED_APPT, FAILED_CONTACT, OVERDUE_FOLLOWUP, NO_FUTU
 ALERT_WINDOW_DAYS = 14
 MISSED_SCORE_WINDOW_DAYS = 90
 CHECKIN_COOLDOWN_DAYS = 7
+WEEK_DAYS = 7
 MISSED_STATUSES = frozenset({"no_show", "late_cancelled"})
 # The score counts missed visits up to this many; no more need remembering.
 MISSED_TRACKED = 3
@@ -78,6 +79,8 @@ class Assessment:
     next_action_date: date | None
     last_appointment_date: date | None
     total_lifetime_appointments: int
+    # Any outreach attempt sent in the last WEEK_DAYS days (the dashboard's weekly target).
+    attempted_last_7_days: bool = False
 
     @property
     def has_future_appointment(self) -> bool:
@@ -292,4 +295,7 @@ def assess(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> A
         ),
         last_appointment_date=local_date(max(completed), zone) if completed else None,
         total_lifetime_appointments=len(completed),
+        attempted_last_7_days=any(
+            in_last_days(c.sent_at, as_of, zone, WEEK_DAYS) for c in history.attempts(as_of)
+        ),
     )
