@@ -99,6 +99,10 @@ MATRIX.update(
             Call(lambda role: "/risk-metrics", api="reengagement"),
             statuses(200, "admin", "staff", "viewer"),
         ),
+        ("GET", f"{ANALYTICS}/overview"): (
+            Call(lambda role: "/overview", api="reengagement"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
         ("GET", f"{ANALYTICS}/performance"): (
             Call(lambda role: "/performance", api="reengagement"),
             statuses(200, "admin", "staff", "viewer"),

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from reengage.analytics.endpoints import router as analytics_router
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.config import Settings, get_settings
+from reengage.dashboard import endpoints as dashboard
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.errors import UnexpectedErrorMiddleware, install_error_handlers
 from reengage.limits import BodyLimitMiddleware
@@ -41,6 +42,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     for router in (records_router, orgs_router, analytics_router):
         app.include_router(router, dependencies=[Depends(bearer)])
+    app.include_router(dashboard.router)
+    app.add_exception_handler(dashboard.SignInRequired, dashboard.sign_in_redirect)
+    app.add_exception_handler(dashboard.PageError, dashboard.page_error)
+    app.mount(
+        "/dashboard-static",
+        StaticFiles(directory=dashboard.HERE / "static"),
+        name="dashboard-static",
+    )
     # Added last runs first: authentication, then the body cap, then the app.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiAuthMiddleware, sessions=app.state.sessions)
@@ -70,21 +79,6 @@ def _mount_docs(app: FastAPI) -> None:
             swagger_ui_parameters={"validatorUrl": None},
         )
 
-    @app.get("/", include_in_schema=False)
-    def home() -> HTMLResponse:
-        return HTMLResponse(_HOME)
-
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"status": "ok"}
-
-
-_HOME = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>reengage</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto;">
-<h1>reengage</h1>
-<p>Patient reengagement analytics for outpatient clinics.</p>
-<ul><li><a href="/docs">API documentation</a> (authorize with an API key)</li></ul>
-</body></html>
-"""

@@ -237,6 +237,13 @@ def reference_prediction(session: Session, where: Scope, at_risk: Counter[str]) 
     return success_rate_prediction(tier_outcomes(histories, where.as_of, where.settings), at_risk)
 
 
+def patient_entry(session: Session, where: Scope, patient_id: str) -> PrioritizedPatient | None:
+    """One patient as the prioritized list shows them (whatever their status or tier): the
+    dashboard's patient page."""
+    loaded = queries.load_histories(session, where.org_id, [patient_id])
+    return _entry(*loaded[0], where) if loaded else None
+
+
 def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
     a = risk.assess(h, where.as_of, where.settings)
     zone = where.settings.zone()

@@ -5,6 +5,7 @@ from reengage.models.appointment import Appointment
 from reengage.models.attempt_outcome import AttemptOutcome
 from reengage.models.audit import AuditEntry
 from reengage.models.communication import Communication
+from reengage.models.dashboard_session import DashboardSession
 from reengage.models.followup import Followup
 from reengage.models.org import Org
 from reengage.models.patient import Patient
@@ -17,6 +18,7 @@ __all__ = [
     "AttemptOutcome",
     "AuditEntry",
     "Communication",
+    "DashboardSession",
     "Followup",
     "Org",
     "Patient",

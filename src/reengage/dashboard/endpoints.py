@@ -1,0 +1,397 @@
+"""The staff dashboard's pages. Thin: check the session, call the same services as the API,
+hand the results to a template. No rule of the contract is computed here.
+
+Every page needs a session (``/sign-in`` excepted); a ``viewer`` sees the aggregate pages
+only; every form that changes something carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from reengage import audit
+from reengage.analytics import overview, performance, service, trends
+from reengage.analytics.service import Scope
+from reengage.auth.dependencies import get_session
+from reengage.dashboard import actions, queries, sessions, views
+from reengage.dashboard.sessions import SignedIn, SignInError
+from reengage.domain.performance import TIMEFRAMES
+from reengage.domain.trends import METRICS, PERIODS
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(views.FILTERS)
+COOKIE = "reengage_session"
+
+router = APIRouter(include_in_schema=False)
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+class PageError(Exception):
+    """A refusal shown as a page (404, 403), not as the API's JSON."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+
+
+def page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    user = getattr(request.state, "dashboard_user", None)
+    return render(
+        request, "error.html", user, status_code=exc.status_code, message=exc.message, page=None
+    )
+
+
+class SignInRequired(Exception):
+    """Raised by ``signed_in``; answered with a redirect to the sign-in page."""
+
+    def __init__(self, next_path: str, clear_cookie: bool) -> None:
+        self.next_path = next_path
+        self.clear_cookie = clear_cookie
+
+
+def sign_in_redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    response = RedirectResponse(f"/sign-in?next={quote(exc.next_path)}", status_code=303)
+    if exc.clear_cookie:
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def signed_in(request: Request, session: DbSession) -> SignedIn:
+    token = request.cookies.get(COOKIE)
+    user = sessions.resolve(session, token)
+    session.commit()  # the session's last-seen time, or its removal
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target if request.method == "GET" else "/", token is not None)
+    request.state.principal = user.principal
+    request.state.dashboard_user = user
+    return user
+
+
+User = Annotated[SignedIn, Depends(signed_in)]
+
+
+def patient_reader(user: User) -> SignedIn:
+    if not user.sees_patients:
+        raise PageError(403, "A viewer key shows the aggregate pages only.")
+    return user
+
+
+def writer(user: User) -> SignedIn:
+    if not user.may_write:
+        raise PageError(403, "This key may not record outreach.")
+    return user
+
+
+PatientReader = Annotated[SignedIn, Depends(patient_reader)]
+Writer = Annotated[SignedIn, Depends(writer)]
+
+
+def check_csrf(user: SignedIn, token: str) -> None:
+    if not hmac.compare_digest(user.csrf_token, token):
+        raise PageError(403, "This form has expired: reload the page and try again.")
+
+
+def render(
+    request: Request, name: str, user: SignedIn | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request, name, {"user": user, **context}, status_code=status_code
+    )
+    views.protect(response)
+    return response
+
+
+def _scope(session: Session, user: SignedIn) -> Scope:
+    return service.scope(session, user.principal.org_id, None)
+
+
+# --- signing in and out -------------------------------------------------------------------
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, session: DbSession, next: str = "/") -> Response:
+    if sessions.resolve(session, request.cookies.get(COOKIE)) is not None:
+        session.commit()
+        return RedirectResponse(views.safe_next(next), status_code=303)
+    session.commit()
+    signed_out = request.query_params.get("signed_out") == "1"
+    return render(request, "sign_in.html", None, next=views.safe_next(next), signed_out=signed_out)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    session: DbSession,
+    api_key: Annotated[str, Form(max_length=500)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    try:
+        _, token = sessions.sign_in(session, api_key)
+    except SignInError as exc:
+        session.rollback()
+        return render(
+            request,
+            "sign_in.html",
+            None,
+            status_code=401,
+            error=str(exc),
+            next=views.safe_next(next),
+        )
+    session.commit()
+    response = RedirectResponse(views.safe_next(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(
+    session: DbSession, user: User, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    check_csrf(user, csrf_token)
+    sessions.sign_out(session, user)
+    session.commit()
+    response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: DbSession, user: User) -> Response:
+    where = _scope(session, user)
+    metrics = service.risk_metrics(session, where)
+    cards = overview.overview(session, where)
+    return render(
+        request,
+        "home.html",
+        user,
+        page="home",
+        metrics=metrics,
+        cards=cards,
+        tiers=views.tier_rows(metrics.risk_summary),
+        tier_bar=views.tier_bar(metrics.risk_summary),
+        alerts=views.alert_rows(metrics.alerts),
+    )
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def call_list(request: Request, session: DbSession, user: PatientReader) -> Response:
+    query = views.ListQuery.parse(request.query_params)
+    where = _scope(session, user)
+    if query.errors:
+        return render(
+            request,
+            "patients.html",
+            user,
+            status_code=422,
+            page="patients",
+            query=query,
+            result=None,
+        )
+    result = service.prioritized(
+        session,
+        where,
+        query.risk_level,
+        query.action_required,
+        query.sort_by,
+        query.limit,
+        query.offset,
+    )
+    audit.record_access(
+        session, request, user.principal, "read", [p.patient_id for p in result.patients]
+    )
+    session.commit()
+    return render(request, "patients.html", user, page="patients", query=query, result=result)
+
+
+def _patient_page(
+    request: Request,
+    session: Session,
+    user: SignedIn,
+    patient_id: str,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    where = _scope(session, user)
+    found = queries.patient_records(session, where.org_id, patient_id)
+    entry = service.patient_entry(session, where, patient_id)
+    if found is None or entry is None:
+        raise PageError(404, "No such patient in this clinic.")
+    audit.record_access(session, request, user.principal, "read", [patient_id])
+    session.commit()
+    return render(
+        request,
+        "patient.html",
+        user,
+        status_code=status_code,
+        page="patients",
+        records=found,
+        entry=entry,
+        zone=where.settings.zone(),
+        outcomes=actions.OUTCOMES,
+        open_followups=[f for f in found.followups if f.completed_at is None],
+        back=views.safe_next(request.query_params.get("back", "/patients")),
+        done=request.query_params.get("done"),
+        **context,
+    )
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def patient_page(
+    request: Request, session: DbSession, user: PatientReader, patient_id: str
+) -> Response:
+    return _patient_page(request, session, user, patient_id)
+
+
+def _after_action(
+    request: Request,
+    session: Session,
+    user: SignedIn,
+    patient_id: str,
+    back: str,
+    act: Any,
+) -> Response:
+    where = _scope(session, user)
+    found = queries.patient_records(session, where.org_id, patient_id)
+    if found is None:
+        raise PageError(404, "No such patient in this clinic.")
+    try:
+        recorded = act(where, found.patient)
+    except actions.ActionError as exc:
+        session.rollback()
+        return _patient_page(
+            request, session, user, patient_id, status_code=422, error=exc.reason, field=exc.field
+        )
+    audit.record_access(session, request, user.principal, "write", [patient_id])
+    session.commit()
+    params = urlencode({"done": recorded.message, "back": views.safe_next(back)})
+    return RedirectResponse(f"/patients/{quote(patient_id)}?{params}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/outreach")
+def record_outreach(
+    request: Request,
+    session: DbSession,
+    user: Writer,
+    patient_id: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    outcome: Annotated[str, Form(max_length=40)] = "",
+    channel: Annotated[str, Form(max_length=10)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/patients",
+) -> Response:
+    check_csrf(user, csrf_token)
+    return _after_action(
+        request,
+        session,
+        user,
+        patient_id,
+        back,
+        lambda where, patient: actions.record_outreach(
+            session, where.org_id, patient, outcome, channel or None
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/followups")
+def schedule_followup(
+    request: Request,
+    session: DbSession,
+    user: Writer,
+    patient_id: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    due_date: Annotated[str, Form(max_length=20)] = "",
+    due_time: Annotated[str, Form(max_length=10)] = "09:00",
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/patients",
+) -> Response:
+    check_csrf(user, csrf_token)
+    return _after_action(
+        request,
+        session,
+        user,
+        patient_id,
+        back,
+        lambda where, patient: actions.schedule_followup(
+            session, where.org_id, patient, due_date, due_time, reason, where.settings.zone()
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/followups/{followup_id}/done")
+def complete_followup(
+    request: Request,
+    session: DbSession,
+    user: Writer,
+    patient_id: str,
+    followup_id: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/patients",
+) -> Response:
+    check_csrf(user, csrf_token)
+    return _after_action(
+        request,
+        session,
+        user,
+        patient_id,
+        back,
+        lambda where, patient: actions.complete_followup(
+            session, where.org_id, patient, followup_id
+        ),
+    )
+
+
+@router.get("/performance", response_class=HTMLResponse)
+def performance_page(
+    request: Request, session: DbSession, user: User, timeframe: str = "last_30_days"
+) -> Response:
+    if timeframe not in TIMEFRAMES:
+        timeframe = "last_30_days"
+    result = performance.performance(session, _scope(session, user), timeframe)
+    return render(
+        request,
+        "performance.html",
+        user,
+        page="performance",
+        result=result,
+        timeframes=views.TIMEFRAME_LABELS,
+        funnels=views.funnel_charts(result),
+    )
+
+
+@router.get("/trends", response_class=HTMLResponse)
+def trends_page(request: Request, session: DbSession, user: User, period: str = "30d") -> Response:
+    if period not in PERIODS:
+        period = "30d"
+    result = trends.trends(session, _scope(session, user), period, list(METRICS))
+    return render(
+        request,
+        "trends.html",
+        user,
+        page="trends",
+        result=result,
+        periods=views.PERIOD_LABELS,
+        charts=views.trend_charts(result),
+        channels=views.channel_rows(result),
+    )

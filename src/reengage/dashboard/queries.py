@@ -1,0 +1,61 @@
+"""All SQL the dashboard reads itself: one patient's records, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reengage.models import Appointment, Communication, Followup, Patient
+
+
+@dataclass(frozen=True)
+class PatientRecords:
+    patient: Patient
+    appointments: list[Appointment]
+    communications: list[Communication]
+    followups: list[Followup]
+
+
+def patient_records(session: Session, org_id: str, patient_id: str) -> PatientRecords | None:
+    patient = session.get(Patient, (org_id, patient_id))
+    if patient is None:
+        return None
+
+    def newest_first(model: Any, column: Any) -> list[Any]:
+        stmt = (
+            select(model)
+            .where(model.org_id == org_id, model.patient_id == patient_id)
+            .order_by(column.desc(), model.id)
+        )
+        return list(session.scalars(stmt))
+
+    return PatientRecords(
+        patient=patient,
+        appointments=newest_first(Appointment, Appointment.starts_at),
+        communications=newest_first(Communication, Communication.sent_at),
+        followups=newest_first(Followup, Followup.due_at),
+    )
+
+
+def latest_unanswered(
+    session: Session, org_id: str, patient_id: str, channel: str
+) -> Communication | None:
+    """The patient's latest outbound message on ``channel`` with no reply and no failure:
+    the one a reply answers."""
+    stmt = (
+        select(Communication)
+        .where(
+            Communication.org_id == org_id,
+            Communication.patient_id == patient_id,
+            Communication.channel == channel,
+            Communication.direction == "outbound",
+            Communication.responded_at.is_(None),
+            Communication.failed_at.is_(None),
+        )
+        .order_by(Communication.sent_at.desc(), Communication.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()

@@ -1,0 +1,363 @@
+"""Shaping service results for the templates: labels, colours, chart series, the call
+list's query. Presentation only: every number comes from the analytics services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup, escape
+from starlette.responses import Response
+
+from reengage.analytics.schemas import Alerts, Performance, RiskSummary, Trends
+from reengage.dashboard.charts import Series, bar_chart, line_chart
+from reengage.domain import risk
+
+TIER_LABELS = {
+    "critical": "Critical",
+    "high": "High",
+    "medium": "Medium",
+    "low": "Low",
+    "engaged": "Engaged",
+}
+TIER_MEANINGS = {
+    "critical": "45+ days: immediate phone call",
+    "high": "30 to 44 days: SMS and follow-up",
+    "medium": "14 to 29 days: automated check-in",
+    "low": "7 to 13 days: routine monitoring",
+    "engaged": "recent contact or booked",
+}
+ACTION_LABELS = {
+    "immediate_phone_call": "Immediate phone call",
+    "reschedule_missed_appointment": "Reschedule missed appointment",
+    "sms_with_followup_call": "SMS, then follow-up call",
+    "try_alternate_channel": "Try another channel",
+    "complete_overdue_followup": "Complete overdue follow-up",
+    "automated_checkin": "Automated check-in",
+    "routine_monitoring": "Routine monitoring",
+    "book_next_appointment": "Book next appointment",
+    "none": "None",
+}
+FLAG_LABELS = {
+    risk.MISSED_APPT: "Missed appointment",
+    risk.FAILED_CONTACT: "Failed contact",
+    risk.OVERDUE_FOLLOWUP: "Overdue follow-up",
+    risk.NO_FUTURE_APPT: "No future appointment",
+}
+ALERT_FLAGS = {
+    "missed_appointments_14d": (risk.MISSED_APPT, "Missed appointments (last 14 days)"),
+    "failed_communications": (risk.FAILED_CONTACT, "Failed communications"),
+    "overdue_followups": (risk.OVERDUE_FOLLOWUP, "Overdue follow-ups"),
+    "no_future_appointments": (risk.NO_FUTURE_APPT, "No future appointment"),
+}
+CHANNEL_LABELS = {"sms": "SMS", "email": "Email", "phone": "Phone"}
+SORT_LABELS = {
+    "risk_score": "Risk score (highest first)",
+    "days_since_contact": "Days since contact (most first)",
+    "next_action_date": "Next action date (soonest first)",
+}
+TIMEFRAME_LABELS = {"last_7_days": "7 days", "last_30_days": "30 days", "last_90_days": "90 days"}
+PERIOD_LABELS = {
+    "7d": "7 days",
+    "30d": "30 days",
+    "90d": "90 days",
+    "6m": "6 months",
+    "1y": "1 year",
+}
+TREND_ARROWS = {
+    "up": "▲",
+    "down": "▼",
+    "flat": "▶",
+    "improving": "▲",
+    "declining": "▼",
+    "stable": "▶",
+    "increasing": "▲",
+    "decreasing": "▼",
+}
+PAGE_SIZES = (25, 50, 100)
+EMPTY = "\u2013"  # shown for a missing value
+
+
+def protect(response: Response) -> None:
+    """Pages hold patient data: never cached, never framed, nothing loaded from elsewhere."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to go to after an action: never another site (``//evil``, ``https:``)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# --- the overview ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierRow:
+    tier: str
+    label: str
+    meaning: str
+    count: int
+    share: float  # percent of the population, for the bar
+
+
+def tier_rows(summary: RiskSummary) -> list[TierRow]:
+    counts = summary.model_dump()
+    total = sum(counts.values())
+    return [
+        TierRow(
+            tier,
+            TIER_LABELS[tier],
+            TIER_MEANINGS[tier],
+            counts[tier],
+            100 * counts[tier] / total if total else 0.0,
+        )
+        for tier in risk.TIERS
+    ]
+
+
+def tier_bar(summary: RiskSummary) -> Markup:
+    """The population as one stacked bar, each tier labelled by name as well as colour."""
+    rows = tier_rows(summary)
+    total = sum(r.count for r in rows)
+    label = ", ".join(f"{r.label} {r.count:,}" for r in rows)
+    parts = [
+        '<svg class="tier-bar" viewBox="0 0 1000 48" width="100%" height="48" '
+        'preserveAspectRatio="none" role="img" '
+        f'aria-label="Patients by risk tier: {escape(label)}">'
+    ]
+    x = 0.0
+    for row in rows:
+        if not row.count:
+            continue
+        width = 1000 * row.count / total
+        parts.append(
+            f'<rect class="tier-{row.tier}" x="{x:.2f}" y="0" width="{width:.2f}" height="48">'
+            f"<title>{escape(row.label)}: {row.count:,} ({row.share:.1f}%)</title></rect>"
+        )
+        x += width
+    if not total:
+        parts.append('<rect class="tier-empty" x="0" y="0" width="1000" height="48"/>')
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704  (labels escaped above; the rest numbers)
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    name: str
+    flag: str
+    label: str
+    count: int
+    href: str
+
+
+def alert_rows(alerts: Alerts) -> list[AlertRow]:
+    counts = alerts.model_dump()
+    return [
+        AlertRow(
+            name, flag, label, counts[name], "/patients?" + urlencode({"action_required": flag})
+        )
+        for name, (flag, label) in ALERT_FLAGS.items()
+    ]
+
+
+# --- the call list --------------------------------------------------------------------------
+
+
+@dataclass
+class ListQuery:
+    """The call list's filters, sort and page, read leniently from the address bar: an
+    unknown value is reported on the page rather than silently ignored."""
+
+    risk_level: str = "all"
+    action_required: str | None = None
+    sort_by: str = "risk_score"
+    limit: int = 50
+    offset: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def parse(params: Mapping[str, str]) -> ListQuery:
+        q = ListQuery()
+        level = params.get("risk_level") or "all"
+        if level in (*risk.TIERS, "all"):
+            q.risk_level = level
+        else:
+            q.errors.append(f"Unknown risk level '{level}'.")
+        action = params.get("action_required") or None
+        if action is None or action in risk.FLAGS:
+            q.action_required = action
+        else:
+            q.errors.append(f"Unknown action filter '{action}'.")
+        sort_by = params.get("sort_by") or "risk_score"
+        if sort_by in SORT_LABELS:
+            q.sort_by = sort_by
+        else:
+            q.errors.append(f"Unknown sort '{sort_by}'.")
+        for name, low, high in (("limit", 1, 500), ("offset", 0, 1_000_000_000)):
+            raw = params.get(name)
+            if raw is None or raw == "":
+                continue
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                q.errors.append(f"'{name}' must be a whole number from {low} to {high:,}.")
+            else:
+                setattr(q, name, int(raw))
+        return q
+
+    def url(self, **changes: Any) -> str:
+        values: dict[str, Any] = {
+            "risk_level": self.risk_level,
+            "action_required": self.action_required,
+            "sort_by": self.sort_by,
+            "limit": self.limit,
+            "offset": self.offset,
+        } | changes
+        defaults = {"risk_level": "all", "sort_by": "risk_score", "limit": 50, "offset": 0}
+        kept = {k: v for k, v in values.items() if v is not None and defaults.get(k) != v}
+        return "/patients" + (f"?{urlencode(kept)}" if kept else "")
+
+
+# --- performance and trends -----------------------------------------------------------------
+
+
+def funnel_charts(result: Performance) -> Markup:
+    c = result.channel_performance
+    stages = ["Sent", "Reached", "Answered"]
+    series = [
+        Series(
+            "SMS (sent, delivered, responded)",
+            [c.sms.sent, c.sms.delivered, c.sms.responded],
+            "series-a",
+        ),
+        Series(
+            "Email (sent, opened, responded)",
+            [c.email.sent, c.email.opened, c.email.responded],
+            "series-b",
+        ),
+        Series(
+            "Phone (attempted, connected, booked)",
+            [c.phone.attempted, c.phone.connected, c.phone.appointment_booked],
+            "series-c",
+        ),
+    ]
+    return bar_chart(
+        "Outreach funnel by channel",
+        stages,
+        series,
+        chart_id="funnel",
+        y_label="attempts",
+    )
+
+
+def trend_charts(result: Trends) -> list[Markup]:
+    rows = result.daily_trends or []
+    labels = [f"{r.date:%d %b}" for r in rows]
+    risk_series = [
+        Series("New at risk", [r.new_at_risk or 0 for r in rows], "series-a"),
+        Series("Reengaged", [r.reengaged_successfully or 0 for r in rows], "series-b"),
+    ]
+    outreach_series = [
+        Series("Outreach attempts", [r.outreach_attempts or 0 for r in rows], "series-c"),
+        Series("Appointments scheduled", [r.appointments_scheduled or 0 for r in rows], "series-d"),
+    ]
+    return [
+        line_chart(
+            "Patients moving into and out of risk, per day",
+            labels,
+            risk_series,
+            chart_id="risk-movement",
+            y_label="patients",
+        ),
+        line_chart(
+            "Outreach attempts and appointments scheduled, per day",
+            labels,
+            outreach_series,
+            chart_id="outreach-daily",
+            y_label="per day",
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class ChannelRow:
+    channel: str
+    label: str
+    current_rate: float | None
+    previous_rate: float | None
+    change_pct: float | None
+    trend: str | None
+    arrow: str
+
+
+def channel_rows(result: Trends) -> list[ChannelRow]:
+    out = []
+    for channel, t in (result.channel_performance_trends or {}).items():
+        out.append(
+            ChannelRow(
+                channel,
+                CHANNEL_LABELS[channel],
+                t.current_rate,
+                t.previous_rate,
+                t.change_pct,
+                t.success_rate_trend,
+                TREND_ARROWS.get(t.success_rate_trend or "", EMPTY),
+            )
+        )
+    return out
+
+
+# --- template filters -----------------------------------------------------------------------
+
+
+def _number(value: float | int | None) -> str:
+    if value is None:
+        return EMPTY
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.1f}"
+
+
+def _percent(value: float | None) -> str:
+    return EMPTY if value is None else f"{value:.1f}%"
+
+
+def _signed(value: float | None) -> str:
+    return EMPTY if value is None else f"{value:+.1f}"
+
+
+def _day(value: date | datetime | None) -> str:
+    if value is None:
+        return EMPTY
+    return f"{value:%a %d %b %Y}"
+
+
+def _local(value: datetime | None, zone: tzinfo | None = None) -> str:
+    if value is None:
+        return EMPTY
+    shown = value if zone is None else value.astimezone(zone)
+    return f"{shown:%a %d %b %Y, %H:%M}"
+
+
+FILTERS: dict[str, Any] = {
+    "number": _number,
+    "percent": _percent,
+    "signed": _signed,
+    "day": _day,
+    "local": _local,
+    "tier_label": lambda t: TIER_LABELS.get(t, t),
+    "action_label": lambda a: ACTION_LABELS.get(a, a),
+    "flag_label": lambda f: FLAG_LABELS.get(f, f),
+    "channel_label": lambda c: CHANNEL_LABELS.get(c, EMPTY) if c else EMPTY,
+    "arrow": lambda t: TREND_ARROWS.get(t or "", EMPTY),
+}

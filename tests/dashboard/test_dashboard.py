@@ -1,0 +1,399 @@
+"""The staff dashboard over HTTP: sessions, roles, the pages' figures and the actions.
+
+The browser tests (``test_browser.py``) drive the same pages in Chromium; these check what
+a browser cannot see: cookie flags, server-side expiry, CSRF, audit rows, status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from reengage import clock
+from reengage.auth import service as auth_service
+from reengage.db.engine import make_sessionmaker
+from reengage.models import AuditEntry, Communication, DashboardSession, Followup
+from tests.factories import OrgFixture, patient
+from tests.test_overview_api import AS_OF, _clinic
+from tests.test_privacy import CONDITION, EMAIL, NAME, PHONE, assert_no_phi, logged_text
+
+NOW = datetime.fromisoformat(AS_OF)
+
+
+@pytest.fixture
+def browser(app: FastAPI) -> Iterator[TestClient]:
+    """A client with its own cookie jar (the shared ``client`` must stay cookie-free)."""
+    with clock.frozen_at(NOW), TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+def sign_in(c: TestClient, key: str, next_path: str = "/") -> str:
+    r = c.post("/sign-in", data={"api_key": key, "next": next_path})
+    assert r.status_code == 303, r.text
+    return r.headers["location"]
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def card(html: str, name: str) -> str:
+    block = re.search(rf'data-card="{name}".*?class="card-value[^"]*">(.*?)</p>', html, re.S)
+    assert block, name
+    return " ".join(re.sub(r"<[^>]+>", " ", block.group(1)).split())
+
+
+def load(c: TestClient, org: OrgFixture) -> None:
+    r = c.post(org.url("/batch"), json=_clinic(), headers=org.headers())
+    assert r.status_code == 200, r.text
+
+
+def test_every_page_needs_a_session(browser: TestClient) -> None:
+    for path in ("/", "/patients?risk_level=high", "/patients/A", "/performance", "/trends"):
+        r = browser.get(path)
+        assert r.status_code == 303, path
+        assert r.headers["location"].startswith("/sign-in?next=")
+    assert browser.get("/patients?risk_level=high").headers["location"] == (
+        "/sign-in?next=/patients%3Frisk_level%3Dhigh"
+    )
+    r = browser.post("/patients/A/outreach", data={"outcome": "sms_sent"})
+    assert r.status_code == 303 and r.headers["location"] == "/sign-in?next=/"
+    page = browser.get("/sign-in")
+    assert page.status_code == 200 and 'type="password"' in page.text
+
+
+def test_sign_in_sets_a_protected_cookie_and_refuses_bad_keys(
+    browser: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    r = browser.post("/sign-in", data={"api_key": "rk_nope_nope"})
+    assert r.status_code == 401 and "not valid" in r.text and "set-cookie" not in r.headers
+    r = browser.post("/sign-in", data={"api_key": org.keys["ingest"]})
+    assert r.status_code == 401 and "only sends records" in r.text
+    assert "set-cookie" not in r.headers
+    r = browser.post("/sign-in", data={"api_key": org.keys["staff"], "next": "/trends"})
+    assert r.status_code == 303 and r.headers["location"] == "/trends"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("reengage_session=rs_")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP on localhost; see the TLS test
+    token = cookie.split(";")[0].split("=", 1)[1]
+    with make_sessionmaker(engine)() as session:
+        rows = session.scalars(select(DashboardSession).where(DashboardSession.org_id == org.id))
+        stored = [row.token_hash for row in rows]
+    assert len(stored) == 1 and token not in stored[0]  # only a hash is kept
+
+
+def test_the_cookie_is_secure_over_tls(app: FastAPI, org: OrgFixture) -> None:
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
+        r = c.post("/sign-in", data={"api_key": org.keys["viewer"]})
+    assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+
+
+def test_sign_in_goes_only_to_local_pages(browser: TestClient, org: OrgFixture) -> None:
+    for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
+        assert sign_in(browser, org.keys["staff"], target) == "/"
+
+
+def test_idle_sessions_expire_after_30_minutes(
+    browser: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    sign_in(browser, org.keys["staff"])
+    with clock.frozen_at(NOW + timedelta(minutes=29)):
+        assert browser.get("/performance").status_code == 200  # activity renews the session
+    with clock.frozen_at(NOW + timedelta(minutes=58)):
+        assert browser.get("/performance").status_code == 200
+    with clock.frozen_at(NOW + timedelta(minutes=88, seconds=1)):
+        r = browser.get("/performance")
+    assert r.status_code == 303 and r.headers["location"] == "/sign-in?next=/performance"
+    with make_sessionmaker(engine)() as session:
+        left = session.scalars(select(DashboardSession).where(DashboardSession.org_id == org.id))
+        assert list(left) == []
+
+
+def test_sign_out_ends_the_session_on_the_server(browser: TestClient, org: OrgFixture) -> None:
+    sign_in(browser, org.keys["staff"])
+    page = browser.get("/")
+    token = browser.cookies.get("reengage_session")
+    assert browser.post("/sign-out", data={"csrf_token": "0" * 64}).status_code == 403
+    r = browser.post("/sign-out", data={"csrf_token": csrf(page.text)})
+    assert r.status_code == 303 and r.headers["location"] == "/sign-in?signed_out=1"
+    assert browser.get("/sign-in?signed_out=1").text.count("You have signed out") == 1
+    # The old cookie, replayed, no longer opens anything.
+    browser.cookies.set("reengage_session", str(token))
+    assert browser.get("/").status_code == 303
+
+
+def test_revoking_the_key_ends_its_sessions(
+    browser: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    sign_in(browser, org.keys["staff"])
+    assert browser.get("/").status_code == 200
+    with make_sessionmaker(engine)() as session:
+        auth_service.revoke_key(session, org.key_ids["staff"], org.id)
+        session.commit()
+    assert browser.get("/").status_code == 303
+
+
+def test_the_cards_are_the_apis_figures(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["viewer"])
+    html = browser.get("/").text
+    api = client.get(f"/api/v1/reengagement/{org.id}/overview", headers=org.headers()).json()
+    assert card(html, "immediate_action_required") == str(api["immediate_action_required"]) == "1"
+    assert card(html, "this_weeks_target") == str(api["this_weeks_target"]) == "2"
+    assert card(html, "reengagement_success_rate") == "33.3%"
+    assert card(html, "trend") == "▼ -66.7 points"
+    # Tiers by name and count, and the alerts as counts.
+    assert re.search(
+        r'data-tier="critical">.*?Critical</span>\s*<span class="tier-count">1<', html, re.S
+    )
+    assert re.search(r'data-tier="high">.*?High</span>\s*<span class="tier-count">2<', html, re.S)
+
+
+def test_viewers_see_aggregates_only(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["viewer"])
+    for path in ("/", "/performance", "/trends?period=1y"):
+        r = browser.get(path)
+        assert r.status_code == 200, path
+        assert "/patients" not in r.text, path  # no links into the list
+        assert "Avery Testpatient" not in r.text
+    for path in ("/patients", "/patients/A"):
+        r = browser.get(path)
+        assert r.status_code == 403 and "aggregate pages only" in r.text
+    r = browser.post("/patients/A/outreach", data={"outcome": "sms_sent", "csrf_token": "x"})
+    assert r.status_code == 403
+
+
+def test_another_orgs_patient_does_not_exist(
+    browser: TestClient, client: TestClient, org: OrgFixture, other_org: OrgFixture
+) -> None:
+    load(client, other_org)
+    sign_in(browser, org.keys["staff"])
+    assert browser.get("/patients/A").status_code == 404
+    token = csrf(browser.get("/").text)
+    r = browser.post("/patients/A/outreach", data={"outcome": "sms_sent", "csrf_token": token})
+    assert r.status_code == 404
+    assert (
+        client.get(other_org.url("/communications"), headers=other_org.headers()).json()["total"]
+        == 3 + 1
+    )  # untouched
+
+
+def test_the_call_list_filters_sorts_and_pages(
+    browser: TestClient, client: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["staff"])
+    rows = re.compile(r'<tr data-patient-id="([^"]+)"')
+    # E is engaged but has no visit booked: book_next_appointment.
+    assert rows.findall(browser.get("/patients").text) == ["A", "B", "D", "E"]  # by risk score
+    assert rows.findall(browser.get("/patients?risk_level=high").text) == ["B", "D"]
+    assert rows.findall(browser.get("/patients?sort_by=days_since_contact&limit=1").text) == ["A"]
+    page_two = browser.get("/patients?limit=2&offset=2").text
+    assert rows.findall(page_two) == ["D", "E"] and "Showing 3\u20134 of 4" in page_two
+    assert rows.findall(browser.get("/patients?action_required=missed_appt").text) == []
+    bad = browser.get("/patients?risk_level=purple&limit=0")
+    assert bad.status_code == 422
+    assert "Unknown risk level" in bad.text and "from 1 to 500" in bad.text
+    with make_sessionmaker(engine)() as session:
+        entry = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.org_id == org.id, AuditEntry.route == "/patients")
+            .order_by(AuditEntry.at)
+        ).first()
+    assert entry is not None and entry.patient_ids == ["A", "B", "D", "E"]
+    assert entry.key_id == org.key_ids["staff"]
+
+
+def test_recording_a_call_changes_the_row_and_the_cards(
+    browser: TestClient, client: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["staff"])
+    page = browser.get("/patients/B")
+    assert page.status_code == 200 and "Avery Testpatient" in page.text
+    r = browser.post(
+        "/patients/B/outreach",
+        data={"outcome": "called_no_answer", "csrf_token": csrf(page.text), "back": "/patients"},
+    )
+    assert r.status_code == 303 and r.headers["location"].startswith("/patients/B?done=")
+    assert "Recorded: Called: no answer." in browser.get(r.headers["location"]).text
+    with make_sessionmaker(engine)() as session:
+        calls = session.scalars(
+            select(Communication).where(
+                Communication.org_id == org.id, Communication.patient_id == "B"
+            )
+        ).all()
+    assert [(c.channel, c.direction, c.sent_at, c.connected_at) for c in calls] == [
+        ("phone", "outbound", NOW, None)
+    ]
+    assert calls[0].id.startswith("dash-comm-")
+    # B now has a failed contact, and an attempt this week.
+    row = re.search(r'<tr data-patient-id="B">.*?</tr>', browser.get("/patients").text, re.S)
+    # (high outranks the failed contact: still an SMS with a follow-up call)
+    assert row and "Failed contact" in row.group(0) and "SMS, then follow-up call" in row.group(0)
+    home = browser.get("/").text
+    assert card(home, "this_weeks_target") == "1"
+    assert card(home, "reengagement_success_rate") == "25.0%"
+
+
+def test_a_reply_answers_the_latest_message_and_a_connected_call_reengages(
+    browser: TestClient, client: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["staff"])
+    token = csrf(browser.get("/patients/D").text)
+    r = browser.post(
+        "/patients/D/outreach", data={"outcome": "replied", "channel": "sms", "csrf_token": token}
+    )
+    assert r.status_code == 303
+    with make_sessionmaker(engine)() as session:
+        sms = session.get(Communication, (org.id, "c-D"))
+        assert sms is not None and sms.responded_at == NOW
+    # D replied today: a contact, so D is no longer at risk, and counts as reengaged.
+    home = browser.get("/").text
+    assert card(home, "reengagement_success_rate") == "66.7%"
+    assert 'data-patient-id="D"' not in browser.get("/patients?risk_level=high").text
+    # With nothing to answer, a reply is the patient's own message.
+    r = browser.post(
+        "/patients/B/outreach", data={"outcome": "replied", "channel": "email", "csrf_token": token}
+    )
+    assert r.status_code == 303
+    with make_sessionmaker(engine)() as session:
+        mails = session.scalars(
+            select(Communication).where(
+                Communication.org_id == org.id, Communication.patient_id == "B"
+            )
+        ).all()
+    assert [(m.channel, m.direction) for m in mails] == [("email", "inbound")]
+
+
+def test_refused_actions_explain_themselves_and_keep_nothing(
+    browser: TestClient, client: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    load(client, org)
+    quiet = patient("Q", opt_outs=["sms"], email=None, registered_at="2026-01-05T09:00:00+00:00")
+    assert client.put(org.url("/patients/Q"), json=quiet, headers=org.headers()).status_code == 201
+    sign_in(browser, org.keys["staff"])
+    token = csrf(browser.get("/patients/Q").text)
+    cases = [
+        ({"outcome": "sms_sent"}, "opted out of sms"),
+        ({"outcome": "email_sent"}, "no email address"),
+        ({"outcome": "fax_sent"}, "Choose one of"),
+        ({"outcome": "replied", "channel": "phone"}, "replied by SMS or email"),
+    ]
+    for data, reason in cases:
+        r = browser.post("/patients/Q/outreach", data=data | {"csrf_token": token})
+        assert r.status_code == 422 and reason in r.text, data
+    r = browser.post("/patients/Q/followups", data={"due_date": "next week", "csrf_token": token})
+    assert r.status_code == 422 and "YYYY-MM-DD" in r.text
+    r = browser.post("/patients/Q/outreach", data={"outcome": "called_connected"})
+    assert r.status_code == 403  # no CSRF token
+    with make_sessionmaker(engine)() as session:
+        kept = session.scalars(
+            select(Communication).where(
+                Communication.patient_id == "Q", Communication.org_id == org.id
+            )
+        ).all()
+        assert kept == []
+
+
+def test_a_followup_is_scheduled_in_the_clinics_time_and_marked_done(
+    browser: TestClient, client: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    load(client, org)
+    r = client.patch(
+        org.url("/settings"), json={"timezone": "Australia/Sydney"}, headers=org.headers()
+    )
+    assert r.status_code == 200
+    sign_in(browser, org.keys["staff"])
+    token = csrf(browser.get("/patients/E").text)
+    r = browser.post(
+        "/patients/E/followups",
+        data={
+            "due_date": "2026-07-02",
+            "due_time": "10:30",
+            "reason": "check exercises",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 303
+    with make_sessionmaker(engine)() as session:
+        (fu,) = session.scalars(select(Followup).where(Followup.org_id == org.id)).all()
+    assert fu.due_at.isoformat() == "2026-07-02T00:30:00+00:00" and fu.reason == "check exercises"
+    page = browser.get("/patients/E").text
+    assert "Mark done" in page
+    r = browser.post(f"/patients/E/followups/{fu.id}/done", data={"csrf_token": token})
+    assert r.status_code == 303
+    with make_sessionmaker(engine)() as session:
+        done = session.get(Followup, (org.id, fu.id))
+        assert done is not None and done.completed_at == NOW
+
+
+def test_performance_and_trends_pages_show_the_api_figures(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["staff"])
+    for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
+        html = browser.get(f"/performance?timeframe={timeframe}").text
+        api = client.get(
+            f"/api/v1/reengagement/{org.id}/performance",
+            params={"timeframe": timeframe},
+            headers=org.headers(),
+        ).json()
+        value = re.search(r'data-figure="outreach_attempts">.*?card-value">([^<]+)<', html, re.S)
+        assert value and value.group(1) == str(api["outreach_attempts"])
+    for period in ("7d", "30d", "90d", "6m", "1y"):
+        html = browser.get(f"/trends?period={period}").text
+        assert len(re.findall(r'<svg[^>]* class="chart"', html)) == 2, period
+        days = {"7d": 7, "30d": 30, "90d": 90, "6m": 182, "1y": 365}[period]
+        assert f'data-points="{days}"' in html
+
+
+def test_pages_load_nothing_from_elsewhere(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    load(client, org)
+    sign_in(browser, org.keys["admin"])
+    for path in ("/", "/patients", "/patients/A", "/performance", "/trends", "/sign-in"):
+        r = browser.get(path)
+        assert r.status_code in (200, 303)
+        assert (
+            "default-src 'self'" in r.headers.get("content-security-policy", "x")
+            or r.status_code == 303
+        )
+        for url in re.findall(r'(?:src|href|action)="([^"]+)"', r.text):
+            assert not re.match(r"^(https?:)?//", url), (path, url)
+    css = browser.get("/dashboard-static/dashboard.css")
+    assert css.status_code == 200 and "url(" not in css.text and "@import" not in css.text
+
+
+def test_dashboard_logs_hold_no_patient_data(
+    browser: TestClient, client: TestClient, org: OrgFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    phi = patient("Z", name=NAME, phone=PHONE, email=EMAIL, health_conditions=[CONDITION])
+    assert client.put(org.url("/patients/Z"), json=phi, headers=org.headers()).status_code == 201
+    caplog.set_level(logging.DEBUG)
+    sign_in(browser, org.keys["staff"])
+    page = browser.get("/patients/Z")
+    assert NAME in page.text
+    browser.post(
+        "/patients/Z/outreach", data={"outcome": "sms_sent", "csrf_token": csrf(page.text)}
+    )
+    browser.get("/patients")
+    assert_no_phi(logged_text(caplog.records))
