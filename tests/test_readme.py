@@ -128,3 +128,8 @@ def test_the_analytics_examples_are_the_demo_clinics_real_answers(
         example["organization_id"] = org.id
     assert perf == perf_example
     assert trends == trends_example
+
+    (overview_example,) = _json_blocks(_section("Staff dashboard"))
+    overview_example["organization_id"] = org.id
+    overview = client.get(f"{base}/overview", params=params, headers=org.headers()).json()
+    assert overview == overview_example

@@ -179,6 +179,7 @@ def quickstart(
     base = f"http://{host}:{port}"
     typer.echo(
         f"\nreengage is starting at {base}/  (API docs: {base}/docs)\n"
+        f"dashboard: open {base}/ in a browser and sign in with the admin key below\n"
         f"demo org: {DEMO_ORG}\n"
         f"try:  curl -H 'Authorization: Bearer {key}' \\\n"
         f"        {base}/api/v1/orgs/{DEMO_ORG}/patients?limit=2\n"
