@@ -270,9 +270,13 @@ def _after_action(
     session: Session,
     user: SignedIn,
     patient_id: str,
+    csrf_token: str,
     back: str,
     act: Any,
 ) -> Response:
+    """Check the form's token, do ``act(where, patient)`` in this request's transaction,
+    then show the patient again (the outcome as a notice, or the refusal and its reason)."""
+    check_csrf(user, csrf_token)
     where = _scope(session, user)
     found = queries.patient_records(session, where.org_id, patient_id)
     if found is None:
@@ -301,12 +305,12 @@ def record_outreach(
     channel: Annotated[str, Form(max_length=10)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/patients",
 ) -> Response:
-    check_csrf(user, csrf_token)
     return _after_action(
         request,
         session,
         user,
         patient_id,
+        csrf_token,
         back,
         lambda where, patient: actions.record_outreach(
             session, where.org_id, patient, outcome, channel or None
@@ -326,12 +330,12 @@ def schedule_followup(
     reason: Annotated[str, Form(max_length=4000)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/patients",
 ) -> Response:
-    check_csrf(user, csrf_token)
     return _after_action(
         request,
         session,
         user,
         patient_id,
+        csrf_token,
         back,
         lambda where, patient: actions.schedule_followup(
             session, where.org_id, patient, due_date, due_time, reason, where.settings.zone()
@@ -349,12 +353,12 @@ def complete_followup(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/patients",
 ) -> Response:
-    check_csrf(user, csrf_token)
     return _after_action(
         request,
         session,
         user,
         patient_id,
+        csrf_token,
         back,
         lambda where, patient: actions.complete_followup(
             session, where.org_id, patient, followup_id
