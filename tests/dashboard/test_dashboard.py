@@ -397,3 +397,10 @@ def test_dashboard_logs_hold_no_patient_data(
     )
     browser.get("/patients")
     assert_no_phi(logged_text(caplog.records))
+    # Every page gets an access-log line with the key's id, like the API's.
+    access = [r.getMessage() for r in caplog.records if r.name == "reengage.access"]
+    key_id = org.key_ids["staff"]
+    assert f"GET /patients/{{patient_id}} status=200 key={key_id} org={org.id}" in "\n".join(access)
+    assert any(
+        line.startswith("POST /patients/{patient_id}/outreach status=303") for line in access
+    )

@@ -24,6 +24,8 @@ from reengage.auth.service import authenticate
 log = logging.getLogger("reengage.access")
 
 PROTECTED_PREFIX = "/api/"
+# Static files and the API docs: nothing about a patient or a user to log.
+UNLOGGED_PREFIXES = ("/dashboard-static/", "/static/", "/docs", "/openapi.json", "/healthz")
 # Every org-scoped route lives under one of these; the segment after it is the org id.
 ORG_PATH = re.compile(r"^/api/v1/(?:orgs|reengagement)/([^/]+)")
 
@@ -34,8 +36,11 @@ class ApiAuthMiddleware:
         self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PROTECTED_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith(UNLOGGED_PREFIXES):
             await self.app(scope, receive, send)
+            return
+        if not scope["path"].startswith(PROTECTED_PREFIX):
+            await self._logged(scope, receive, send)
             return
         started = time.perf_counter()
         status = {"code": 500}
@@ -66,6 +71,28 @@ class ApiAuthMiddleware:
             await self.app(scope, receive, send_logged)
         finally:
             _log_access(scope, principal, status["code"], started)
+
+    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Dashboard pages: they authenticate by session themselves (and put the principal in
+        the request's state); here they only get the same access-log line."""
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            _log_access(
+                scope,
+                principal if isinstance(principal, Principal) else None,
+                status["code"],
+                started,
+            )
 
     def _principal(self, headers: Headers) -> Principal | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
