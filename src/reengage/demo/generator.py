@@ -133,6 +133,39 @@ LATE_CANCEL = 0.03
 NO_SHOW = 0.10
 
 
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How long a history to play and how busy the clinic's messaging is.
+
+    The defaults are the demo's: eighteen months, outreach only to patients who drift away.
+    Anything else is another clinic (the benchmark's), not the demo with extras: the random
+    stream is shared, so one changed option changes every row after the first patient.
+    """
+
+    # Days of history before as_of.
+    history_days: int = HISTORY_DAYS
+    # An automated reminder (SMS, else email) the day before each appointment, which the
+    # patient may confirm by replying; each is an outreach attempt under the contract.
+    reminders: bool = False
+    # Recall messages to patients not seen for this many days (0: none), repeated at the
+    # same interval while they stay away, as a clinic's recall system sends them.
+    recall_days: int = 0
+    # Chance that a patient whose story has ended (discharged, lost, declined) comes back
+    # with a new episode of care months later; a long history then holds several episodes.
+    comeback: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.history_days < 30:
+            raise ValueError("history_days must be at least 30")
+        if self.recall_days < 0:
+            raise ValueError("recall_days must not be negative")
+        if not 0 <= self.comeback < 1:
+            raise ValueError("comeback must be from 0 up to (not including) 1")
+
+
+DEFAULT_OPTIONS = Options()
+
+
 @dataclass(slots=True)
 class PatientHistory:
     """One patient and every record about them, in the order they must be written."""
@@ -176,24 +209,35 @@ class _Sim:
 
 
 def generate(
-    org_id: str, patients: int, seed: int, as_of: datetime, timezone: str = "UTC"
+    org_id: str,
+    patients: int,
+    seed: int,
+    as_of: datetime,
+    timezone: str = "UTC",
+    options: Options = DEFAULT_OPTIONS,
 ) -> Iterator[PatientHistory]:
     """Yield ``patients`` generated patient histories, each with all of its records.
 
     ``timezone`` is the clinic's: opening hours and weekdays are local to it, so a Sydney
-    clinic's appointments fall in Sydney's working day.
+    clinic's appointments fall in Sydney's working day. ``options`` make another clinic
+    (longer history, reminders, recalls); the defaults make the demo.
     """
     if patients < 0:
         raise ValueError("patients must not be negative")
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise ValueError("as_of must be timezone-aware")
-    clinic = _Clinic(org_id, patients, seed, as_of.astimezone(UTC), ZoneInfo(timezone))
+    clinic = _Clinic(org_id, patients, seed, as_of.astimezone(UTC), ZoneInfo(timezone), options)
     for index in range(1, patients + 1):
         yield clinic.patient(index)
 
 
 def rows(
-    org_id: str, patients: int, seed: int, as_of: datetime, timezone: str = "UTC"
+    org_id: str,
+    patients: int,
+    seed: int,
+    as_of: datetime,
+    timezone: str = "UTC",
+    options: Options = DEFAULT_OPTIONS,
 ) -> dict[str, list[Row]]:
     """All rows of a (small) demo by table name; for tests and inspection, not for 100k."""
     out: dict[str, list[Row]] = {
@@ -202,7 +246,7 @@ def rows(
         "communications": [],
         "followups": [],
     }
-    for history in generate(org_id, patients, seed, as_of, timezone):
+    for history in generate(org_id, patients, seed, as_of, timezone, options):
         out["patients"].append(history.patient)
         out["appointments"].extend(history.appointments)
         out["communications"].extend(history.communications)
@@ -214,17 +258,31 @@ class _Clinic:
     """The clinic's calendar and the rules by which its patients' histories unfold."""
 
     def __init__(
-        self, org_id: str, patients: int, seed: int, as_of: datetime, zone: ZoneInfo
+        self,
+        org_id: str,
+        patients: int,
+        seed: int,
+        as_of: datetime,
+        zone: ZoneInfo,
+        options: Options = DEFAULT_OPTIONS,
     ) -> None:
         self.org_id = org_id
+        self.reminders = options.reminders
+        self.recall_days = options.recall_days
+        self.comeback = options.comeback
+        self.between_episodes = options.recall_days > 0 or options.comeback > 0
+        # A regular's visit on the history's first day would be booked later that day, after
+        # it starts. The demo's rows stay as they are (with the default as_of, day 0 is a
+        # Sunday and the visit rolls to Monday); every other clinic books it for day 1.
+        self.book_before_day_zero = options != DEFAULT_OPTIONS
         self.rng = random.Random(f"reengage-demo:{seed}:{patients}")
         self.as_of = as_of
         self.zone = zone
         self.width = max(6, len(str(patients)))
         today = as_of.astimezone(zone).date()
-        self.first_date = today - timedelta(days=HISTORY_DAYS)
-        self.today = HISTORY_DAYS
-        self.last_day = HISTORY_DAYS + FUTURE_DAYS
+        self.first_date = today - timedelta(days=options.history_days)
+        self.today = options.history_days
+        self.last_day = options.history_days + FUTURE_DAYS
         # Local midnight of each day as a UTC instant, using the offset at noon: clinic hours
         # never touch the small hours in which daylight saving changes the clock.
         self.base: list[datetime] = []
@@ -341,6 +399,8 @@ class _Clinic:
         registered_at, received_at, booking = self._arrival(sim)
         while booking is not None:
             booking = self._course(sim, booking)
+            if booking is None and self.between_episodes and not deceased:
+                booking = self._between_episodes(sim)
 
         status = self._status(sim, deceased)
         if status == "deceased":
@@ -414,6 +474,8 @@ class _Clinic:
             # A maintenance regular, already mid-rhythm when the history starts.
             sim.maintenance = True
             day = int(rng.random() * 40)
+            if day == 0 and self.book_before_day_zero:
+                day = 1
             booked = self.at(max(day - 14, 0), 9 * 60 + rng.random() * 480)
             return known, received, _Booking(max(booked, received), day, False, maintenance=True)
         if u < 0.55:
@@ -477,6 +539,8 @@ class _Clinic:
                     self._appointment(
                         sim, starts, "scheduled", booked_at, kind, practitioner, booked_at
                     )
+                    if self.reminders:
+                        self._reminder(sim, day, booked_at, None)
                     sim.state = "booked"
                 return None
             minutes = 60 if kind == "Initial assessment" else (45 if maintenance else 30)
@@ -497,6 +561,8 @@ class _Clinic:
                 self._appointment(
                     sim, starts, status, known_booking, kind, practitioner, min(ends, as_of)
                 )
+                if self.reminders:
+                    self._reminder(sim, day, booked_at, None)
                 sim.completed += 1
                 sim.last_visit = ends
                 sessions += 1
@@ -519,6 +585,8 @@ class _Clinic:
 
             if status == "no_show":
                 self._appointment(sim, starts, status, known_booking, kind, practitioner, ends)
+                if self.reminders:
+                    self._reminder(sim, day, booked_at, None)
                 rebooked = self._chase_no_show(sim, day, starts)
                 if rebooked is None:
                     return self._drift(sim, day)
@@ -538,6 +606,8 @@ class _Clinic:
             if cancel_at <= booked_at:
                 cancel_at = booked_at + timedelta(minutes=1)
             self._appointment(sim, starts, status, known_booking, kind, practitioner, cancel_at)
+            if self.reminders:
+                self._reminder(sim, day, booked_at, cancel_at)
             if rng.random() < 0.55:
                 channel = "phone" if rng.random() < 0.6 else "sms"
                 self._inbound(sim, channel, cancel_at - timedelta(minutes=rng.random() * 3))
@@ -644,6 +714,70 @@ class _Clinic:
         if rng.random() < 0.12:
             return self._self_booking(sim, day + 30 + int(rng.random() * 300))
         return None
+
+    def _between_episodes(self, sim: _Sim) -> _Booking | None:
+        """After a story ends: recall messages while the patient stays away, and perhaps a
+        new episode of care (a self-booking) months later."""
+        rng = self.rng
+        if sim.state == "booked":
+            return None
+        end = self._last_activity_day(sim)
+        comeback = None
+        if rng.random() < self.comeback:
+            comeback = end + 60 + int(rng.random() * 600)
+        if self.recall_days:
+            day = end + self.recall_days
+            while day <= self.today and (comeback is None or day < comeback):
+                recalled = self._recall(sim, day)
+                if recalled is not None:
+                    return recalled
+                day += self.recall_days
+        if comeback is not None:
+            return self._self_booking(sim, comeback)
+        return None
+
+    def _last_activity_day(self, sim: _Sim) -> int:
+        """The day index of the patient's latest visit, booking or message so far."""
+        latest = self.window_start
+        for a in sim.appointments:
+            latest = max(latest, min(a["starts_at"], self.as_of))
+            if a["booked_at"] is not None:
+                latest = max(latest, a["booked_at"])
+        for c in sim.communications:
+            latest = max(latest, c["sent_at"])
+        return (latest - self.window_start).days
+
+    def _recall(self, sim: _Sim, day: int) -> _Booking | None:
+        """A recall SMS (else email) to a patient not seen for a while; a reply may book."""
+        rng = self.rng
+        channel = next((c for c in ("sms", "email") if c in sim.channels), None)
+        if channel is None:
+            return None
+        day = self.office_day(day)
+        if day > self.today:
+            return None
+        sent = self.office_time(day, channel)
+        if sent > self.as_of:
+            return None
+        success = self._outbound(sim, channel, sent, 0.6 * sim.responsiveness)
+        if success is not None and rng.random() < CONVERT:
+            return self._booking_after(sim, success)
+        return None
+
+    def _reminder(
+        self, sim: _Sim, day: int, booked_at: datetime, cancelled_at: datetime | None
+    ) -> None:
+        """The automated reminder the day before a visit, unless it was booked or cancelled
+        before the reminder would go; the patient may reply to confirm."""
+        channel = next((c for c in ("sms", "email") if c in sim.channels), None)
+        if channel is None or day < 1 or day - 1 > self.last_day:
+            return
+        sent = self.at(day - 1, 16 * 60 + self.rng.random() * 30)
+        if sent <= booked_at or sent > self.as_of:
+            return
+        if cancelled_at is not None and cancelled_at <= sent:
+            return
+        self._outbound(sim, channel, sent)
 
     def _pick_channel(
         self, sim: _Sim, attempt: int, previous: str | None, failed: set[str]

@@ -22,7 +22,7 @@ from sqlalchemy.types import JSON
 
 from reengage.analytics import state
 from reengage.db.types import UTCDateTime
-from reengage.demo.generator import PatientHistory, Row, generate
+from reengage.demo.generator import DEFAULT_OPTIONS, Options, PatientHistory, Row, generate
 from reengage.models import Appointment, Communication, Followup, Org, Patient
 
 Progress = Callable[[str, int, int], None]
@@ -62,12 +62,14 @@ def load_demo(
     seed: int,
     as_of: datetime,
     progress: Progress | None = None,
+    options: Options = DEFAULT_OPTIONS,
 ) -> DemoSummary:
     """Generate a demo clinic of ``patients`` patients and write it into an empty org.
 
     The org must exist (its timezone sets the clinic's hours) and have no patients:
     a demo mixed into real or earlier data would make both meaningless.
-    ``progress(stage, done, total)`` is called after every chunk.
+    ``progress(stage, done, total)`` is called after every chunk. ``options`` make another
+    clinic than the demo (the benchmark's longer, busier histories).
     """
     if patients < 1:
         raise DemoError("the demo needs at least one patient")
@@ -79,7 +81,9 @@ def load_demo(
         timezone = _empty_org_timezone(conn, org_id)
         write = _postgres_writer(conn) if conn.dialect.name == "postgresql" else _core_writer(conn)
         buffers: dict[str, list[Row]] = {table.name: [] for table in TABLES}
-        for done, history in enumerate(generate(org_id, patients, seed, as_of, timezone), 1):
+        for done, history in enumerate(
+            generate(org_id, patients, seed, as_of, timezone, options), 1
+        ):
             _collect(buffers, history)
             if done % CHUNK_PATIENTS == 0 or done == patients:
                 for table in TABLES:

@@ -1,0 +1,179 @@
+"""The benchmark command (``bench/run.py``) keeps working, and what it relies on holds.
+
+- The benchmark's clinics (generator options) are as valid as the demo's and as busy as the
+  issue asks: about 8 appointments and 10 outreach attempts per patient over three years,
+  about three times the records per patient over nine.
+- DuckDB's recompute from the Parquet export gives the API's numbers, at as_of values where
+  the derived rows answer and where the histories must.
+- The command itself runs end to end at a tiny size on every test database.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from reengage.analytics import performance, service
+from reengage.auth import service as auth_service
+from reengage.db.engine import make_sessionmaker
+from reengage.demo import Options, load_demo
+from reengage.demo.generator import Row, rows
+from tests import test_demo as demo_checks
+from tests.conftest import DATABASES, PG_ADMIN_URL
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+from duckdb_reference import Reference, export, mismatches  # noqa: E402
+from run import ENDPOINTS, NINE_YEARS, THREE_YEARS  # noqa: E402
+
+AS_OF = demo_checks.AS_OF
+TIMEZONE = demo_checks.TIMEZONE
+
+
+@pytest.fixture(scope="module")
+def three_years() -> dict[str, list[Row]]:
+    return rows("org_demo", 2000, 7, AS_OF, TIMEZONE, THREE_YEARS)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        demo_checks.test_rows_hold_exactly_the_model_columns_with_utc_datetimes,
+        demo_checks.test_every_record_passes_the_api_validation_unchanged,
+        demo_checks.test_nothing_happens_after_as_of_except_appointments_booked_before_it,
+        demo_checks.test_outcome_rates_land_in_the_published_ranges,
+        demo_checks.test_outreach_never_uses_an_opted_out_or_unreachable_channel,
+        demo_checks.test_contact_details_are_fake_and_well_formed,
+        demo_checks.test_appointments_fall_in_the_clinics_local_opening_hours,
+    ],
+    ids=lambda check: check.__name__.removeprefix("test_"),
+)
+def test_the_benchmark_clinic_obeys_the_demos_record_rules(
+    three_years: dict[str, list[Row]], check: object
+) -> None:
+    assert callable(check)
+    check(three_years)
+
+
+def test_three_years_hold_about_8_appointments_and_10_attempts_per_patient(
+    three_years: dict[str, list[Row]],
+) -> None:
+    patients = len(three_years["patients"])
+    outbound = [c for c in three_years["communications"] if c["direction"] == "outbound"]
+    assert 7 <= len(three_years["appointments"]) / patients <= 9
+    assert 9 <= len(outbound) / patients <= 11.5
+    statuses = Counter(p["status"] for p in three_years["patients"])
+    assert 25 <= 100 * statuses["active"] / patients <= 50
+    first = min(a["starts_at"] for a in three_years["appointments"])
+    assert AS_OF - first > timedelta(days=3 * 365 - 10)
+
+
+def test_nine_years_hold_about_three_times_the_records_per_patient(
+    three_years: dict[str, list[Row]],
+) -> None:
+    nine = rows("org_demo", 1000, 7, AS_OF, TIMEZONE, NINE_YEARS)
+    demo_checks.test_nothing_happens_after_as_of_except_appointments_booked_before_it(nine)
+    per_patient = {
+        name: sum(len(v) for v in clinic.values()) / len(clinic["patients"])
+        for name, clinic in (("three", three_years), ("nine", nine))
+    }
+    assert 2.5 <= per_patient["nine"] / per_patient["three"] <= 3.5
+
+
+def test_default_options_are_the_demo() -> None:
+    assert rows("org_demo", 50, 3, AS_OF, TIMEZONE) == rows(
+        "org_demo", 50, 3, AS_OF, TIMEZONE, Options()
+    )
+    with pytest.raises(ValueError, match="comeback"):
+        Options(comeback=1.0)
+
+
+# -- DuckDB's numbers are the API's ---------------------------------------------------------
+
+
+def test_mismatches_name_every_number_that_differs() -> None:
+    api = {"a": 1, "b": {"c": 2.5, "d": None}, "extra": 9}
+    assert mismatches(api, {"a": 1, "b": {"c": 2.5, "d": None}}) == []
+    assert mismatches(api, {"a": 2, "b": {"c": 2.5, "d": 0}}) == [
+        "a: API 1 != DuckDB 2",
+        "b.d: API None != DuckDB 0",
+    ]
+
+
+@pytest.mark.parametrize(
+    "as_of", ["2026-11-24T06:00:00Z", "2026-11-20", "2026-10-12T09:30:00+11:00"]
+)
+def test_duckdb_gives_the_apis_risk_metrics_and_performance(
+    engine: Engine, database_url: str, tmp_path: Path, as_of: str
+) -> None:
+    org_id = f"org_{uuid.uuid4().hex[:12]}"
+    with make_sessionmaker(engine)() as session:
+        auth_service.create_org(session, org_id, "Bench check", TIMEZONE)
+        session.commit()
+    load_demo(engine, org_id, 300, 4, AS_OF, options=THREE_YEARS)
+    files = export(database_url, org_id, tmp_path)
+    with make_sessionmaker(engine)() as session:
+        where = service.scope(session, org_id, as_of)
+        metrics = service.risk_metrics(session, where).model_dump(mode="json")
+        outcomes = {
+            days: performance.performance(session, where, f"last_{days}_days").model_dump(
+                mode="json"
+            )
+            for days in (7, 30, 90)
+        }
+    reference = Reference(files, where.settings, where.as_of)
+    try:
+        assert mismatches(metrics, reference.risk_metrics()) == []
+        for days, answer in outcomes.items():
+            assert mismatches(answer, reference.performance(days)) == [], days
+    finally:
+        reference.close()
+    assert sum(metrics["risk_summary"].values()) > 50
+    assert outcomes[30]["outreach_attempts"] > 50
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def test_the_bench_command_runs_at_a_tiny_size(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    command = [
+        sys.executable,
+        str(BENCH / "run.py"),
+        "--sizes=200",
+        f"--databases={','.join(DATABASES)}",
+        f"--pg-admin-url={PG_ADMIN_URL}",
+        "--runs=3",
+        "--warmup=1",
+        "--duckdb-runs=1",
+        "--ingest-records=1000",
+        f"--json={out}",
+        f"--markdown={tmp_path / 'results.md'}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    results = report["results"]
+    assert [r["database"] for r in results] == DATABASES
+    for r in results:
+        assert r["errors"] == []
+        assert r["patients"] == 200 and r["records"]["appointments"] > 1000
+        assert set(r["endpoints"]) == {name for name, _, _ in ENDPOINTS}
+        for timing in r["endpoints"].values():
+            assert timing["requests"] == 3
+            assert 0 < timing["p50"] <= timing["p95"]
+        assert {d["endpoint"] for d in r["duckdb"]} == {"risk-metrics", "performance 30 days"}
+        assert all(d["equal"] and d["mismatches"] == [] for d in r["duckdb"])
+        assert all(d["median_ms"] > 0 for d in r["duckdb"])
+        assert r["ingest_records"] >= 1000 and r["ingest_seconds"] > 0
+        assert r["peak_rss_mb"] >= r["peak_rss_mb_analytics"] > 20
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| risk-metrics |" in markdown and "| trends 1y |" in markdown
