@@ -422,7 +422,15 @@ def run_one(kind: str, size: str, args: argparse.Namespace) -> Result:
                     records, batches, seconds = ingest(server, args.ingest_records, options)
                     result.ingest_records, result.ingest_batches = records, batches
                     result.ingest_seconds = seconds
+                    say(
+                        f"{kind} {size}: batch API {records:,} records in {batches} batches, "
+                        f"{records / seconds:,.0f} records/s"
+                    )
                 result.peak_rss_mb = server.peak_rss_mb()
+                say(
+                    f"{kind} {size}: server peak RSS {result.peak_rss_mb_analytics:,.0f} MB "
+                    f"after the analytics, {result.peak_rss_mb:,.0f} MB in all"
+                )
             except Exception as exc:
                 result.errors.append(f"{type(exc).__name__}: {exc}")
                 say(f"{kind} {size}: FAILED: {exc}\n{server.tail()}")
