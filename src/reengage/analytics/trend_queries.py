@@ -242,7 +242,11 @@ def reengagement(
                 and_(
                     o.c.org_id == r.c.org_id,
                     o.c.patient_id == r.c.patient_id,
-                    o.c.sent_day >= r.c.spell_first_day,
+                    # first_day is the spell's own (below): written so, the planner looks
+                    # spells up by risk_spans' key from the window's attempts, instead of
+                    # pairing every spell with every attempt of the window (16 s on SQLite
+                    # at 10,000 patients).
+                    r.c.first_day <= o.c.sent_day,
                     o.c.sent_day <= spell_end,
                 ),
             )
@@ -250,7 +254,6 @@ def reengagement(
         .where(
             r.c.org_id == frame.org_id,
             r.c.first_day == r.c.spell_first_day,  # one row per spell
-            r.c.spell_first_day <= last,
             o.c.sent_day.between(first, last),
             o.c.sent_at <= frame.as_of,
             _settled(frame, r),
