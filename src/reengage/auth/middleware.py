@@ -39,42 +39,6 @@ class ApiAuthMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(UNLOGGED_PREFIXES):
             await self.app(scope, receive, send)
             return
-        if not scope["path"].startswith(PROTECTED_PREFIX):
-            await self._logged(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = {"code": 500}
-        principal = await to_thread.run_sync(self._principal, Headers(scope=scope))
-
-        async def send_logged(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            if principal is None:
-                response = JSONResponse(
-                    {"detail": "missing or invalid API key: send 'Authorization: Bearer <key>'"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send_logged)
-                return
-            if _foreign_org(scope["path"], principal):
-                # Before the body is parsed: another org's path must look exactly like a
-                # missing one, whatever the request carries.
-                await JSONResponse({"detail": "Not Found"}, status_code=404)(
-                    scope, receive, send_logged
-                )
-                return
-            scope.setdefault("state", {})["principal"] = principal
-            await self.app(scope, receive, send_logged)
-        finally:
-            _log_access(scope, principal, status["code"], started)
-
-    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Dashboard pages: they authenticate by session themselves (and put the principal in
-        the request's state); here they only get the same access-log line."""
         started = time.perf_counter()
         status = {"code": 500}
 
@@ -84,7 +48,12 @@ class ApiAuthMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_logged)
+            if scope["path"].startswith(PROTECTED_PREFIX):
+                await self._api(scope, receive, send_logged)
+            else:
+                # Dashboard pages authenticate by session themselves and put the principal
+                # in the request's state; here they only get the same access-log line.
+                await self.app(scope, receive, send_logged)
         finally:
             principal = scope.get("state", {}).get("principal")
             _log_access(
@@ -93,6 +62,24 @@ class ApiAuthMiddleware:
                 status["code"],
                 started,
             )
+
+    async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = await to_thread.run_sync(self._principal, Headers(scope=scope))
+        if principal is None:
+            response = JSONResponse(
+                {"detail": "missing or invalid API key: send 'Authorization: Bearer <key>'"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        if _foreign_org(scope["path"], principal):
+            # Before the body is parsed: another org's path must look exactly like a
+            # missing one, whatever the request carries.
+            await JSONResponse({"detail": "Not Found"}, status_code=404)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
     def _principal(self, headers: Headers) -> Principal | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
