@@ -15,16 +15,17 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from reengage import clock
 from reengage.dashboard import queries
-from reengage.models import Communication, Patient
+from reengage.models import Patient
 from reengage.records import service as records
-from reengage.records.kinds import COMMUNICATIONS, FOLLOWUPS
-from reengage.records.schemas import CommunicationIn, FollowupIn
+from reengage.records.kinds import COMMUNICATIONS, FOLLOWUPS, RecordKind
+from reengage.records.schemas import CommunicationIn, FollowupIn, Record
 
 OUTCOMES: dict[str, str] = {
     "called_connected": "Called: connected",
@@ -95,9 +96,8 @@ def _reply(
 ) -> Recorded:
     sent = queries.latest_unanswered(session, org_id, patient.id, channel)
     if sent is not None and sent.sent_at <= now:
-        record = _as_record(sent).model_copy(update={"responded_at": now})
-        if channel == "email" and record.opened_at is None:
-            record = record.model_copy(update={"opened_at": now})
+        opened = {"opened_at": now} if channel == "email" and sent.opened_at is None else {}
+        record = _stored(COMMUNICATIONS, sent, responded_at=now, **opened)
         records.upsert_one(session, org_id, COMMUNICATIONS, sent.id, record)
         return Recorded(sent.id, False, f"Recorded: the patient replied to the {channel}.")
     inbound = CommunicationIn(
@@ -111,9 +111,10 @@ def _reply(
     return Recorded(record_id, True, f"Recorded: a {channel} from the patient.")
 
 
-def _as_record(row: Communication) -> CommunicationIn:
-    fields = {name: getattr(row, name) for name in CommunicationIn.model_fields}
-    return CommunicationIn.model_validate(fields)
+def _stored(kind: RecordKind, row: Any, **changes: Any) -> Record:
+    """A stored row as the record a client would PUT, with ``changes`` (a PUT replaces the
+    whole record, so every field is sent)."""
+    return kind.schema.model_validate({name: getattr(row, name) for name in kind.fields} | changes)
 
 
 def schedule_followup(
@@ -152,7 +153,6 @@ def complete_followup(
         raise ActionError("followup", "No such follow-up for this patient.")
     if row.completed_at is not None:
         return Recorded(followup_id, False, "That follow-up was already done.")
-    fields = {name: getattr(row, name) for name in FollowupIn.model_fields}
-    record = FollowupIn.model_validate(fields | {"completed_at": clock.now()})
+    record = _stored(FOLLOWUPS, row, completed_at=clock.now())
     records.upsert_one(session, org_id, FOLLOWUPS, followup_id, record)
     return Recorded(followup_id, False, "Follow-up marked done.")

@@ -278,11 +278,11 @@ def _after_action(
     then show the patient again (the outcome as a notice, or the refusal and its reason)."""
     check_csrf(user, csrf_token)
     where = _scope(session, user)
-    found = queries.patient_records(session, where.org_id, patient_id)
-    if found is None:
+    patient = queries.patient(session, where.org_id, patient_id)
+    if patient is None:
         raise PageError(404, "No such patient in this clinic.")
     try:
-        recorded = act(where, found.patient)
+        recorded = act(where, patient)
     except actions.ActionError as exc:
         session.rollback()
         return _patient_page(

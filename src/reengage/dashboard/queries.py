@@ -19,9 +19,13 @@ class PatientRecords:
     followups: list[Followup]
 
 
+def patient(session: Session, org_id: str, patient_id: str) -> Patient | None:
+    return session.get(Patient, (org_id, patient_id))
+
+
 def patient_records(session: Session, org_id: str, patient_id: str) -> PatientRecords | None:
-    patient = session.get(Patient, (org_id, patient_id))
-    if patient is None:
+    found = patient(session, org_id, patient_id)
+    if found is None:
         return None
 
     def newest_first(model: Any, column: Any) -> list[Any]:
@@ -33,7 +37,7 @@ def patient_records(session: Session, org_id: str, patient_id: str) -> PatientRe
         return list(session.scalars(stmt))
 
     return PatientRecords(
-        patient=patient,
+        patient=found,
         appointments=newest_first(Appointment, Appointment.starts_at),
         communications=newest_first(Communication, Communication.sent_at),
         followups=newest_first(Followup, Followup.due_at),
