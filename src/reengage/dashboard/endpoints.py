@@ -29,6 +29,7 @@ from reengage.domain.trends import METRICS, PERIODS
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(views.FILTERS)
+templates.env.globals.update(views.GLOBALS)
 COOKIE = "reengage_session"
 
 router = APIRouter(include_in_schema=False)

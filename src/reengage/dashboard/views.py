@@ -361,3 +361,11 @@ FILTERS: dict[str, Any] = {
     "channel_label": lambda c: CHANNEL_LABELS.get(c, EMPTY) if c else EMPTY,
     "arrow": lambda t: TREND_ARROWS.get(t or "", EMPTY),
 }
+
+# The call list's choices, so the form offers exactly what ``ListQuery.parse`` accepts.
+GLOBALS: dict[str, Any] = {
+    "tier_names": risk.TIERS,
+    "flag_names": risk.FLAGS,
+    "sort_labels": SORT_LABELS,
+    "page_sizes": PAGE_SIZES,
+}
