@@ -20,7 +20,7 @@ from reengage.domain import overview as domain
 from reengage.domain.calendar import end_of_day, window_first_day
 from reengage.domain.history import PatientHistory
 
-Counter = Callable[[Scope], domain.Reengagement]
+CountAt = Callable[[Scope], domain.Reengagement]  # the success-rate counts as of a scope
 
 
 def overview(session: Session, where: Scope) -> Overview:
@@ -72,7 +72,7 @@ def _success(at: Scope, counts: domain.Reengagement) -> SuccessRate:
     )
 
 
-def _shape(where: Scope, tally: Tally, count: Counter) -> Overview:
+def _shape(where: Scope, tally: Tally, count: CountAt) -> Overview:
     current = _success(where, count(where))
     previous_scope = _previous(where)
     previous = _success(previous_scope, count(previous_scope))
