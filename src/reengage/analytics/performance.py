@@ -1,7 +1,8 @@
 """``/performance``: outreach outcomes over the last 7, 30 or 90 days.
 
-From the derived rows (``attempt_outcomes``, ``risk_spans``) for the patients they answer
-for at as_of, and from the histories of the others; ``reference_performance`` computes it
+From the derived rows' daily roll-ups where they answer, else from the derived rows
+(``attempt_outcomes``, ``risk_spans``) for the patients they answer for at as_of and from
+the histories of the others; ``reference_performance`` computes it
 all from histories, and the tests hold the two equal.
 """
 
@@ -11,7 +12,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, trend_queries
+from reengage.analytics import queries, rollups
 from reengage.analytics.schemas import (
     BenchmarkComparison,
     ChannelPerformance,
@@ -28,12 +29,11 @@ from reengage.domain.calendar import start_of_day
 def performance(session: Session, where: Scope, timeframe: str) -> Performance:
     days = domain.TIMEFRAMES[timeframe]
     first_day, last_day = domain.window_dates(where.as_of, where.settings, days)
-    frame = trend_queries.frame_for(session, where.org_id, where.settings, where.as_of)
-    rest_ids = trend_queries.unsettled_patient_ids(session, frame)
+    derived, rest_ids = rollups.counts_for(session, where.org_id, where.settings, where.as_of)
     rest = [h for _, h in queries.load_histories(session, where.org_id, rest_ids)]
-    counts = trend_queries.funnels(session, frame, first_day, last_day)
+    counts = derived.funnels(first_day, last_day)
     counts.add(domain.outreach_counts(rest, where.as_of, where.settings, days))
-    total, spells = trend_queries.reengagement_days(session, frame, first_day, last_day)
+    total, spells = derived.reengagement_days(first_day, last_day)
     for history in rest:
         found = domain.reengagement_days(history, where.as_of, where.settings, days)
         total, spells = total + sum(found), spells + len(found)

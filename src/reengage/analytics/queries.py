@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from reengage.db import bulk
 from reengage.domain import history as domain
 from reengage.models import (
     Appointment,
@@ -153,11 +154,11 @@ def replace_derived(
 
 
 def insert_derived(session: Session, rows: DerivedRows) -> None:
-    """Core executemany on the session's connection: the ORM's bulk path costs more per row."""
-    connection = session.connection()
+    """``COPY`` on PostgreSQL, executemany elsewhere, on the session's connection: the ORM's
+    bulk path costs more per row."""
+    write = bulk.writer(session.connection())
     for model, values in rows.by_model():
-        if values:
-            connection.execute(insert(model.__table__), values)
+        write(model.__table__, values)
 
 
 def patients_with_attempts_between(

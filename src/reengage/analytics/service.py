@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics import queries, risk_queries
+from reengage.analytics import queries, risk_queries, rollups
 from reengage.analytics.risk_queries import Standing, Tally
 from reengage.analytics.schemas import (
     Alerts,
@@ -40,6 +40,7 @@ from reengage.domain.outreach import (
 from reengage.domain.prediction import (
     HISTORY_DAYS,
     add_outcomes,
+    qualifying_days,
     success_rate_prediction,
     tier_outcomes,
 )
@@ -104,8 +105,16 @@ def standings(session: Session, where: Scope) -> list[Standing]:
     history for the rest (an as_of in the past, records dated after as_of).
     """
     fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings)
-    stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
+    stale = stale_patient_ids(session, where)
     return sorted(fast + _slow_standings(session, where, stale), key=lambda s: s.patient_id)
+
+
+def stale_patient_ids(session: Session, where: Scope) -> list[str]:
+    """Active patients whose derived state cannot answer at as_of: none when the org's
+    derived status says so (one primary-key read), else a scan of patients and their state."""
+    if rollups.usable(session, where.org_id, where.settings, where.as_of):
+        return []
+    return risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
 
 
 def reference_standings(session: Session, where: Scope) -> list[Standing]:
@@ -117,7 +126,7 @@ def reference_standings(session: Session, where: Scope) -> list[Standing]:
 def population_tally(session: Session, where: Scope) -> Tally:
     """Counts over the population: in SQL over the derived state, plus the patients it
     cannot answer for, from their histories."""
-    stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
+    stale = stale_patient_ids(session, where)
     counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings)
     return counts + Tally.of(_slow_standings(session, where, stale))
 
@@ -165,7 +174,7 @@ def prioritized(
 ) -> PrioritizedList:
     """Filtered, sorted, paged and counted in SQL when the derived state answers for every
     patient (the usual case: as_of now); merged in Python with the straight path otherwise."""
-    stale = risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
+    stale = stale_patient_ids(session, where)
     level = None if risk_level == "all" else risk_level
     if not stale:
         args = (session, where.org_id, where.as_of, where.settings)
@@ -220,7 +229,13 @@ def reference_prioritized(
 
 
 def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
-    """From the derived attempt outcomes where valid; from histories for the rest."""
+    """From the roll-ups when they answer; else from the derived attempt outcomes where
+    valid and from histories for the rest."""
+    if rollups.usable(session, where.org_id, where.settings, where.as_of):
+        days = qualifying_days(where.as_of, where.settings)
+        return success_rate_prediction(
+            rollups.prediction_counts(session, where.org_id, *days), at_risk
+        )
     since = where.as_of - timedelta(days=HISTORY_DAYS + 1)
     fast = risk_queries.attempt_outcome_counts(session, where.org_id, where.as_of, where.settings)
     stale = risk_queries.stale_attempt_patient_ids(

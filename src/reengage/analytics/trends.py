@@ -1,9 +1,9 @@
 """``/trends``: daily movement over a period, channel success against the previous period,
 and how the risk distribution changed.
 
-From the derived rows for the patients they answer for at as_of and from the histories of
-the others (``trends``); all from histories in ``reference_trends``, which the tests hold
-equal to it.
+From the derived rows' roll-ups, or the rows for the patients they answer for at as_of and
+the histories of the others (``trends``, see ``rollups.counts_for``); all from histories in
+``reference_trends``, which the tests hold equal to it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, service, trend_queries
+from reengage.analytics import queries, rollups, service
 from reengage.analytics.schemas import (
     ChannelTrend,
     DailyTrend,
@@ -47,13 +47,12 @@ class Sources:
 
 
 def trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
-    frame = trend_queries.frame_for(session, where.org_id, where.settings, where.as_of)
-    rest = trend_queries.unsettled_patient_ids(session, frame)
+    derived, rest = rollups.counts_for(session, where.org_id, where.settings, where.as_of)
     sources = Sources(
         histories=[h for _, h in queries.load_histories(session, where.org_id, rest)],
-        derived_daily=lambda first, last: trend_queries.daily(session, frame, first, last),
-        derived_funnels=lambda first, last: trend_queries.funnels(session, frame, first, last),
-        derived_tiers=lambda day: trend_queries.tiers_at_day_end(session, frame, day),
+        derived_daily=derived.daily,
+        derived_funnels=derived.funnels,
+        derived_tiers=derived.tiers_at_day_end,
     )
     return _trends(session, where, period, metrics, sources)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from reengage import clock
+from reengage.analytics import rollup_queries
 from reengage.auth import repository
 from reengage.auth.keys import hash_key, new_key
 from reengage.auth.principal import Principal
@@ -43,6 +44,8 @@ def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") 
     org = Org(id=org_id, name=name.strip(), settings=settings.model_dump(), created_at=clock.now())
     repository.add(session, org)
     session.flush()
+    # No patients yet, so every derived row there is (none) is complete and summed.
+    rollup_queries.set_status(session, org_id, settings.derivation_key(), None)
     return org
 
 

@@ -9,19 +9,16 @@ part-way leaves the org as empty as it was.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.orm import Session
-from sqlalchemy.types import JSON
 
 from reengage.analytics import state
-from reengage.db.types import UTCDateTime
+from reengage.db import bulk
 from reengage.demo.generator import DEFAULT_OPTIONS, Options, PatientHistory, Row, generate
 from reengage.models import Appointment, Communication, Followup, Org, Patient
 
@@ -79,7 +76,7 @@ def load_demo(
     counts = dict.fromkeys((table.name for table in TABLES), 0)
     with engine.begin() as conn:
         timezone = _empty_org_timezone(conn, org_id)
-        write = _postgres_writer(conn) if conn.dialect.name == "postgresql" else _core_writer(conn)
+        write = bulk.writer(conn)
         buffers: dict[str, list[Row]] = {table.name: [] for table in TABLES}
         for done, history in enumerate(
             generate(org_id, patients, seed, as_of, timezone, options), 1
@@ -142,67 +139,3 @@ def _collect(buffers: dict[str, list[Row]], history: PatientHistory) -> None:
     buffers["appointments"].extend(history.appointments)
     buffers["communications"].extend(history.communications)
     buffers["followups"].extend(history.followups)
-
-
-Writer = Callable[[Table, list[Row]], None]
-
-
-def _core_writer(conn: Connection) -> Writer:
-    """SQLite: one prepared INSERT run over the chunk; the column types convert the values."""
-    statements = {table.name: insert(table) for table in TABLES}
-
-    def write(table: Table, rows: list[Row]) -> None:
-        conn.execute(statements[table.name], rows)
-
-    return write
-
-
-def _postgres_writer(conn: Connection) -> Writer:
-    """PostgreSQL: ``COPY ... FROM STDIN`` on the transaction's own psycopg connection.
-
-    COPY bypasses SQLAlchemy's types, so the values are converted here to exactly what they
-    would store: naive UTC datetimes (as UTCDateTime does) and JSON text for JSON columns.
-    """
-    from psycopg import sql
-
-    driver: Any = conn.connection.driver_connection
-    plans = {table.name: _copy_plan(table) for table in TABLES}
-    statements = {
-        table.name: sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name),
-            sql.SQL(", ").join(sql.Identifier(column.name) for column in table.columns),
-        )
-        for table in TABLES
-    }
-
-    def write(table: Table, rows: list[Row]) -> None:
-        plan = plans[table.name]
-        with driver.cursor() as cursor, cursor.copy(statements[table.name]) as copy:
-            for row in rows:
-                copy.write_row([convert(row[name]) for name, convert in plan])
-
-    return write
-
-
-def _copy_plan(table: Table) -> Sequence[tuple[str, Callable[[Any], Any]]]:
-    plan: list[tuple[str, Callable[[Any], Any]]] = []
-    for column in table.columns:
-        if isinstance(column.type, UTCDateTime):
-            plan.append((column.name, _naive_utc))
-        elif isinstance(column.type, JSON):
-            plan.append((column.name, json.dumps))
-        else:
-            plan.append((column.name, _same))
-    return plan
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:  # the generator's are UTC already; skip the conversion then
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None)
-
-
-def _same(value: Any) -> Any:
-    return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -13,6 +14,7 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
     return instant.astimezone(zone).date()
 
 
+@lru_cache(maxsize=65536)  # a day's end is asked for per patient per day: years of days
 def end_of_day(day: date, zone: ZoneInfo) -> datetime:
     """The last instant of ``day`` in ``zone`` (the instant before the next day starts),
     labelled with the UTC offset the clinic's clocks show then.

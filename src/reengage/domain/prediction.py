@@ -13,6 +13,7 @@ from reengage.domain.history import Communication, PatientHistory
 from reengage.domain.outreach import conversion, followed_by_contact, round_one_decimal
 from reengage.domain.risk import AT_RISK_TIERS, tier_at
 from reengage.domain.settings import OrgSettings
+from reengage.domain.tier_timeline import TierTimeline
 
 HISTORY_DAYS = 90
 
@@ -31,11 +32,20 @@ class AttemptOutcome:
 
 
 def attempt_outcome(
-    history: PatientHistory, attempt: Communication, as_of: datetime, settings: OrgSettings
+    history: PatientHistory,
+    attempt: Communication,
+    as_of: datetime,
+    settings: OrgSettings,
+    timeline: TierTimeline | None = None,
 ) -> AttemptOutcome:
+    """``timeline``, when given, answers the tier before the attempt (the same as
+    ``tier_at``, without reading the history again)."""
     before = attempt.sent_at - ONE_MICROSECOND
     # A patient not yet part of the data just before the attempt was in no tier.
-    tier = tier_at(history, before, settings) if history.start() <= before else None
+    if timeline is not None:
+        tier = timeline.tier_at(before) if timeline.start <= before else None
+    else:
+        tier = tier_at(history, before, settings) if history.start() <= before else None
     return AttemptOutcome(
         communication_id=attempt.id,
         sent_at=attempt.sent_at,
@@ -66,8 +76,10 @@ def attempt_outcomes(history: PatientHistory, settings: OrgSettings) -> list[Att
     ``attempt_outcomes`` table keeps. ``tier_before`` and ``contacted`` hold for any as_of at
     or after the patient's horizon; ``converted_at`` for any as_of (the contact converted by
     as_of exactly when this booking is at or before as_of)."""
+    timeline = TierTimeline(history, settings)
     return [
-        attempt_outcome(history, a, END_OF_TIME, settings) for a in history.attempts(END_OF_TIME)
+        attempt_outcome(history, a, END_OF_TIME, settings, timeline)
+        for a in history.attempts(END_OF_TIME)
     ]
 
 

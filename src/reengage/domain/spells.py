@@ -15,6 +15,7 @@ from reengage.domain.calendar import local_date, state_instant
 from reengage.domain.history import PatientHistory
 from reengage.domain.risk import in_population, is_at_risk, tier_at
 from reengage.domain.settings import OrgSettings
+from reengage.domain.tier_timeline import TierTimeline
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,18 @@ def tier_at_end_of(
 
 def risk_spans(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> list[Span]:
     """The at-risk tiers a patient went through, day by day, grouped in spells; for the
-    derived ``risk_spans`` table, which answers trends without reading histories."""
+    derived ``risk_spans`` table, which answers trends without reading histories. Tiers
+    come from a ``TierTimeline`` (``tier_at_end_of`` would read the history once per day)."""
     zone = settings.zone()
     today = local_date(as_of, zone)
     days = sorted({d for d in _change_days(history, as_of, settings) if d <= today})
     contacts = contact_days(history, as_of, settings)
     sent_days = sorted(local_date(a.sent_at, zone) for a in history.attempts(as_of))
+    timeline = TierTimeline(history, settings)
     runs: list[tuple[str, date, date | None]] = []
     for day in days:
-        tier = tier_at_end_of(history, day, as_of, settings)
+        instant = state_instant(day, as_of, zone)
+        tier = timeline.tier_at(instant) if timeline.in_population(instant) else None
         tier = tier if tier is not None and is_at_risk(tier) else None
         current = runs[-1] if runs and runs[-1][2] is None else None
         if current is not None and current[0] != tier:

@@ -5,7 +5,9 @@ from reengage.models.appointment import Appointment
 from reengage.models.attempt_outcome import AttemptOutcome
 from reengage.models.audit import AuditEntry
 from reengage.models.communication import Communication
+from reengage.models.daily_rollup import DailyRollup
 from reengage.models.dashboard_session import DashboardSession
+from reengage.models.derived_status import DerivedStatus
 from reengage.models.followup import Followup
 from reengage.models.org import Org
 from reengage.models.patient import Patient
@@ -18,7 +20,9 @@ __all__ = [
     "AttemptOutcome",
     "AuditEntry",
     "Communication",
+    "DailyRollup",
     "DashboardSession",
+    "DerivedStatus",
     "Followup",
     "Org",
     "Patient",

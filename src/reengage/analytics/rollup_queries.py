@@ -1,0 +1,153 @@
+"""SQL of the daily roll-ups and of the org's derived status, always scoped by ``org_id``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from reengage.db import bulk
+from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, RiskSpan
+
+Sums = Counter[tuple[int, str]]
+
+OUTCOME_COLUMNS = (
+    "patient_id",
+    "sent_day",
+    "channel",
+    "delivered_at",
+    "opened_at",
+    "responded_at",
+    "connected_at",
+    "converted_at",
+    "converted_day",
+    "tier_before",
+    "contacted",
+)
+SPAN_COLUMNS = (
+    "patient_id",
+    "first_day",
+    "end_day",
+    "tier",
+    "spell_first_day",
+    "spell_end_day",
+    "reengaged",
+    "first_attempt_day",
+)
+CHUNK = 500
+
+
+def status(session: Session, org_id: str) -> DerivedStatus | None:
+    return session.get(DerivedStatus, org_id)
+
+
+def set_status(
+    session: Session, org_id: str, settings_key: str, latest_at: datetime | None
+) -> None:
+    """The org's derived rows are complete under ``settings_key`` (replacing any status)."""
+    session.execute(delete(DerivedStatus).where(DerivedStatus.org_id == org_id))
+    session.add(DerivedStatus(org_id=org_id, settings_key=settings_key, latest_at=latest_at))
+    session.flush()
+
+
+def extend_status(session: Session, org_id: str, latest_at: datetime | None) -> None:
+    """Rows up to ``latest_at`` were written under the status's settings."""
+    found = status(session, org_id)
+    if (
+        found is not None
+        and latest_at is not None
+        and (found.latest_at is None or found.latest_at < latest_at)
+    ):
+        found.latest_at = latest_at
+        session.flush()
+
+
+def clear(session: Session, org_id: str) -> None:
+    """Forget the org's roll-ups and status (a rebuild writes them again)."""
+    session.execute(delete(DailyRollup).where(DailyRollup.org_id == org_id))
+    session.execute(delete(DerivedStatus).where(DerivedStatus.org_id == org_id))
+
+
+def insert(session: Session, org_id: str, sums: Sums) -> None:
+    """Write roll-ups into an org that has none (after ``clear``)."""
+    rows = [
+        {"org_id": org_id, "day": day, "measure": measure, "n": n}
+        for (day, measure), n in sorted(sums.items())
+        if n
+    ]
+    bulk.writer(session.connection())(DailyRollup.__table__, rows)  # type: ignore[arg-type]
+
+
+def add(session: Session, org_id: str, deltas: Sums) -> None:
+    """Add these amounts to the roll-ups, in key order (so concurrent writers to one org
+    lock rows in the same order and cannot deadlock)."""
+    rows = [
+        {"org_id": org_id, "day": day, "measure": measure, "n": n}
+        for (day, measure), n in sorted(deltas.items())
+        if n
+    ]
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(DailyRollup)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["org_id", "day", "measure"],
+        set_={"n": DailyRollup.n + stmt.excluded.n},
+    )
+    session.execute(stmt, rows)
+
+
+def sums(
+    session: Session,
+    org_id: str,
+    first_day: int,
+    last_day: int,
+    measures: Sequence[str],
+    by_day: bool,
+) -> Sums:
+    """Sums of the measures over days ``first_day`` to ``last_day``: per (day, measure), or
+    with ``by_day`` false per (0, measure)."""
+    r: Any = DailyRollup.__table__
+    day = r.c.day if by_day else None
+    columns = [r.c.measure, func.sum(r.c.n)] + ([day] if day is not None else [])
+    stmt = (
+        select(*columns)
+        .where(
+            r.c.org_id == org_id,
+            r.c.day >= first_day,
+            r.c.day <= last_day,
+            r.c.measure.in_(measures),
+        )
+        .group_by(r.c.measure, *([day] if day is not None else []))
+    )
+    out: Sums = Counter()
+    for row in session.execute(stmt):
+        out[(int(row[2]) if by_day else 0, row[0])] += int(row[1] or 0)
+    return out
+
+
+def _rows(
+    session: Session, model: Any, columns: Sequence[str], org_id: str, ids: Iterable[str]
+) -> Iterator[Any]:
+    table = model.__table__
+    chosen = sorted(set(ids))
+    for start in range(0, len(chosen), CHUNK):
+        stmt = select(*(table.c[name] for name in columns)).where(
+            table.c.org_id == org_id, table.c.patient_id.in_(chosen[start : start + CHUNK])
+        )
+        yield from session.execute(stmt).mappings()
+
+
+def outcome_rows(session: Session, org_id: str, ids: Iterable[str]) -> list[Any]:
+    """The stored ``attempt_outcomes`` of these patients, as mappings."""
+    return list(_rows(session, AttemptOutcome, OUTCOME_COLUMNS, org_id, ids))
+
+
+def span_rows(session: Session, org_id: str, ids: Iterable[str]) -> list[Any]:
+    """The stored ``risk_spans`` of these patients, as mappings."""
+    return list(_rows(session, RiskSpan, SPAN_COLUMNS, org_id, ids))

@@ -1,0 +1,248 @@
+"""Daily roll-ups of the derived rows: what performance, trends and the list's prediction
+read when the org's derived status says every row answers.
+
+Each ``attempt_outcomes`` and ``risk_spans`` row contributes amounts to (day, measure)
+pairs (``outcome_measures``, ``span_measures``); ``daily_rollups`` holds their sums over all
+of an org's patients, kept by every write (the new rows' amounts minus the old ones') and
+rebuilt with the rows. A window of days is then a read of days x measures, whatever the
+length of the history or the number of patients.
+
+The roll-ups answer for an ``as_of`` at or after the status's ``latest_at`` (then every
+"by as_of" in the row queries holds for every row), with one exception: a patient with a
+visit starting later on as_of's day. Their rows were computed with the day's end in view,
+where that visit has begun; the answer as of as_of must not see it. Only their at-risk spans
+can differ (attempt outcomes depend on nothing after as_of), so their span amounts are
+swapped for those of spans computed from their histories as of as_of.
+``tests/test_risk_fast_path.py`` holds all of this equal to the straight computation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from reengage.analytics import queries, rollup_queries, trend_queries
+from reengage.analytics.rollup_queries import Sums
+from reengage.analytics.trend_queries import Frame
+from reengage.domain.performance import Funnel, OutreachCounts
+from reengage.domain.risk import AT_RISK_TIERS
+from reengage.domain.settings import OrgSettings
+from reengage.domain.spells import Span, risk_spans
+
+CHANNELS = ("sms", "email", "phone")
+STEPS = ("sent", "delivered", "opened", "responded", "connected", "converted")
+FUNNEL_MEASURES = tuple(f"{step}:{channel}" for channel in CHANNELS for step in STEPS)
+# Day 0 (no calendar day) holds all-time totals of the tier enter/leave measures.
+TOTALS_DAY = 0
+TIER_MEASURES = tuple(f"{move}:{tier}" for tier in AT_RISK_TIERS for move in ("enter", "leave"))
+DAILY_MEASURES = ("new_at_risk", "reengaged", "scheduled", *(f"sent:{c}" for c in CHANNELS))
+REENGAGE_MEASURES = ("reengage_days", "reengage_spells")
+PREDICTION_MEASURES = tuple(f"{k}:{tier}" for tier in AT_RISK_TIERS for k in ("tried", "reached"))
+
+
+def outcome_measures(o: Mapping[str, Any]) -> Iterator[tuple[int, str, int]]:
+    """(day, measure, amount) of one attempt outcome, as the row queries count it."""
+    day, channel = o["sent_day"], o["channel"]
+    responded = o["responded_at"] is not None
+    yield day, f"sent:{channel}", 1
+    if o["delivered_at"] is not None or responded:
+        yield day, f"delivered:{channel}", 1
+    if o["opened_at"] is not None or responded:
+        yield day, f"opened:{channel}", 1
+    if responded:
+        yield day, f"responded:{channel}", 1
+    if o["connected_at"] is not None:
+        yield day, f"connected:{channel}", 1
+    if o["converted_at"] is not None:
+        yield day, f"converted:{channel}", 1
+        yield o["converted_day"], "scheduled", 1
+    if o["tier_before"] is not None:
+        yield day, f"tried:{o['tier_before']}", 1
+        if o["contacted"]:
+            yield day, f"reached:{o['tier_before']}", 1
+
+
+def span_measures(r: Mapping[str, Any]) -> Iterator[tuple[int, str, int]]:
+    """(day, measure, amount) of one at-risk span, as the row queries count it."""
+    first, end, tier = r["first_day"], r["end_day"], r["tier"]
+    if first == r["spell_first_day"]:
+        yield first, "new_at_risk", 1
+    if end is not None and end == r["spell_end_day"] and r["reengaged"]:
+        yield end, "reengaged", 1
+        if r["first_attempt_day"] is not None:
+            yield end, "reengage_days", end - r["first_attempt_day"]
+            yield end, "reengage_spells", 1
+    yield first, f"enter:{tier}", 1
+    yield TOTALS_DAY, f"enter:{tier}", 1
+    if end is not None:
+        yield end, f"leave:{tier}", 1
+        yield TOTALS_DAY, f"leave:{tier}", 1
+
+
+def measure_sums(outcomes: Iterable[Mapping[str, Any]], spans: Iterable[Mapping[str, Any]]) -> Sums:
+    out: Sums = Counter()
+    for o in outcomes:
+        for day, measure, n in outcome_measures(o):
+            out[(day, measure)] += n
+    for r in spans:
+        for day, measure, n in span_measures(r):
+            out[(day, measure)] += n
+    return out
+
+
+def difference(new: Sums, old: Sums) -> Sums:
+    """``new - old`` keeping negative amounts (``Counter.__sub__`` drops them)."""
+    out = Counter(new)
+    for key, n in old.items():
+        out[key] -= n
+    return out
+
+
+def span_values(span: Span) -> dict[str, Any]:
+    """A span as the ``risk_spans`` columns hold it (day ordinals)."""
+    return {
+        "first_day": span.first_day.toordinal(),
+        "end_day": _ordinal(span.end_day),
+        "tier": span.tier,
+        "spell_first_day": span.spell.first_day.toordinal(),
+        "spell_end_day": _ordinal(span.spell.end_day),
+        "reengaged": int(span.spell.reengaged),
+        "first_attempt_day": _ordinal(span.first_attempt_day),
+    }
+
+
+def _ordinal(day: date | None) -> int | None:
+    return day.toordinal() if day is not None else None
+
+
+def usable(session: Session, org_id: str, settings: OrgSettings, as_of: datetime) -> bool:
+    """Every patient's derived rows answer at as_of, and the roll-ups sum them."""
+    found = rollup_queries.status(session, org_id)
+    return (
+        found is not None
+        and found.settings_key == settings.derivation_key()
+        and (found.latest_at is None or found.latest_at <= as_of)
+    )
+
+
+class Counts(Protocol):
+    """What performance and trends read from the derived rows (``RowCounts``) or their
+    roll-ups (``RollupCounts``)."""
+
+    def funnels(self, first_day: date, last_day: date) -> OutreachCounts: ...
+
+    def daily(self, first_day: date, last_day: date) -> dict[date, dict[str, int]]: ...
+
+    def reengagement_days(self, first_day: date, last_day: date) -> tuple[int, int]: ...
+
+    def tiers_at_day_end(self, day: date) -> dict[str, int]: ...
+
+
+class RowCounts:
+    """Counted over the rows of the patients they answer for (``trend_queries``)."""
+
+    def __init__(self, session: Session, frame: Frame) -> None:
+        self._session, self._frame = session, frame
+
+    def funnels(self, first_day: date, last_day: date) -> OutreachCounts:
+        return trend_queries.funnels(self._session, self._frame, first_day, last_day)
+
+    def daily(self, first_day: date, last_day: date) -> dict[date, dict[str, int]]:
+        return trend_queries.daily(self._session, self._frame, first_day, last_day)
+
+    def reengagement_days(self, first_day: date, last_day: date) -> tuple[int, int]:
+        return trend_queries.reengagement_days(self._session, self._frame, first_day, last_day)
+
+    def tiers_at_day_end(self, day: date) -> dict[str, int]:
+        return trend_queries.tiers_at_day_end(self._session, self._frame, day)
+
+
+class RollupCounts:
+    """Summed from ``daily_rollups``, with the span amounts of patients visiting later on
+    as_of's day swapped for those as of as_of (see the module docstring)."""
+
+    def __init__(self, session: Session, frame: Frame) -> None:
+        self._session, self._org_id = session, frame.org_id
+        self._swap: Sums = Counter()
+        if frame.visiting_ids:
+            ids = list(frame.visiting_ids)
+            stored = rollup_queries.span_rows(session, frame.org_id, ids)
+            computed = [
+                span_values(span)
+                for _, history in queries.load_histories(session, frame.org_id, ids)
+                for span in risk_spans(history, frame.as_of, frame.settings)
+            ]
+            self._swap = difference(measure_sums((), computed), measure_sums((), stored))
+
+    def _sums(self, first: int, last: int, measures: tuple[str, ...], by_day: bool) -> Sums:
+        out = rollup_queries.sums(self._session, self._org_id, first, last, measures, by_day)
+        for (day, measure), n in self._swap.items():
+            if first <= day <= last and measure in measures:
+                out[(day if by_day else 0, measure)] += n
+        return out
+
+    def funnels(self, first_day: date, last_day: date) -> OutreachCounts:
+        found = self._sums(first_day.toordinal(), last_day.toordinal(), FUNNEL_MEASURES, False)
+        counts = OutreachCounts()
+        for channel in CHANNELS:
+            counts.channels[channel] = Funnel(
+                **{step: found[(0, f"{step}:{channel}")] for step in STEPS}
+            )
+        return counts
+
+    def daily(self, first_day: date, last_day: date) -> dict[date, dict[str, int]]:
+        found = self._sums(first_day.toordinal(), last_day.toordinal(), DAILY_MEASURES, True)
+        names = {"new_at_risk": "new_at_risk", "reengaged": "reengaged_successfully"}
+        names |= {"scheduled": "appointments_scheduled"}
+        names |= {f"sent:{c}": "outreach_attempts" for c in CHANNELS}
+        out: dict[date, dict[str, int]] = {}
+        for (day, measure), n in found.items():
+            fields = out.setdefault(date.fromordinal(day), {})
+            fields[names[measure]] = fields.get(names[measure], 0) + n
+        return out
+
+    def reengagement_days(self, first_day: date, last_day: date) -> tuple[int, int]:
+        found = self._sums(first_day.toordinal(), last_day.toordinal(), REENGAGE_MEASURES, False)
+        return found[(0, "reengage_days")], found[(0, "reengage_spells")]
+
+    def tiers_at_day_end(self, day: date) -> dict[str, int]:
+        """All-time totals minus the days after ``day`` (fewer rows than the days before)."""
+        totals = self._sums(TOTALS_DAY, TOTALS_DAY, TIER_MEASURES, False)
+        after = self._sums(day.toordinal() + 1, date.max.toordinal(), TIER_MEASURES, False)
+        return {
+            tier: sum(
+                sign * (totals[(0, f"{move}:{tier}")] - after[(0, f"{move}:{tier}")])
+                for move, sign in (("enter", 1), ("leave", -1))
+            )
+            for tier in AT_RISK_TIERS
+        }
+
+
+def counts_for(
+    session: Session, org_id: str, settings: OrgSettings, as_of: datetime
+) -> tuple[Counts, list[str]]:
+    """Where performance and trends read the derived share from, and the patients whose
+    share must come from their histories instead."""
+    frame = trend_queries.frame_for(session, org_id, settings, as_of)
+    if usable(session, org_id, settings, as_of):
+        return RollupCounts(session, frame), []
+    return RowCounts(session, frame), trend_queries.unsettled_patient_ids(session, frame)
+
+
+def prediction_counts(
+    session: Session, org_id: str, first_day: date, last_day: date
+) -> dict[str, tuple[int, int]]:
+    """Per at-risk tier, (qualifying attempts, those followed by a contact), from the
+    roll-ups (only when ``usable``)."""
+    found = rollup_queries.sums(
+        session, org_id, first_day.toordinal(), last_day.toordinal(), PREDICTION_MEASURES, False
+    )
+    return {
+        tier: (found[(0, f"tried:{tier}")], found[(0, f"reached:{tier}")])
+        for tier in AT_RISK_TIERS
+        if found[(0, f"tried:{tier}")]
+    }
