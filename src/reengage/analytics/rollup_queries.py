@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from reengage.db import bulk
-from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, RiskSpan
+from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, PatientState, RiskSpan
 
 Sums = Counter[tuple[int, str]]
 
@@ -129,6 +129,21 @@ def sums(
     for row in session.execute(stmt):
         out[(int(row[2]) if by_day else 0, row[0])] += int(row[1] or 0)
     return out
+
+
+def contacted_on(session: Session, org_id: str, ids: Sequence[str], day: int) -> set[str]:
+    """Those of these patients whose latest contact fell on ``day``."""
+    s: Any = PatientState.__table__
+    found: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        stmt = select(s.c.patient_id).where(
+            s.c.org_id == org_id,
+            s.c.patient_id.in_(ids[start : start + CHUNK]),
+            s.c.last_contact_at.is_not(None),
+            s.c.contact_day == day,
+        )
+        found.update(session.scalars(stmt))
+    return found
 
 
 def _rows(

@@ -11,8 +11,9 @@ The roll-ups answer for an ``as_of`` at or after the status's ``latest_at`` (the
 "by as_of" in the row queries holds for every row), with one exception: a patient with a
 visit starting later on as_of's day. Their rows were computed with the day's end in view,
 where that visit has begun; the answer as of as_of must not see it. Only their at-risk spans
-can differ (attempt outcomes depend on nothing after as_of), so their span amounts are
-swapped for those of spans computed from their histories as of as_of.
+can differ (attempt outcomes depend on nothing after as_of), and only from as_of's day on,
+so their span amounts are swapped for those of their stored spans cut at that day
+(``ended_today``): no history is read.
 ``tests/test_risk_fast_path.py`` holds all of this equal to the straight computation.
 """
 
@@ -25,13 +26,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, rollup_queries, trend_queries
+from reengage.analytics import rollup_queries, trend_queries
 from reengage.analytics.rollup_queries import Sums
 from reengage.analytics.trend_queries import Frame
 from reengage.domain.performance import Funnel, OutreachCounts
 from reengage.domain.risk import AT_RISK_TIERS
 from reengage.domain.settings import OrgSettings
-from reengage.domain.spells import Span, risk_spans
+from reengage.domain.spells import Span
 
 CHANNELS = ("sms", "email", "phone")
 STEPS = ("sent", "delivered", "opened", "responded", "connected", "converted")
@@ -119,6 +120,33 @@ def _ordinal(day: date | None) -> int | None:
     return day.toordinal() if day is not None else None
 
 
+def ended_today(
+    stored: Iterable[Mapping[str, Any]], today: int, contacted: set[str]
+) -> list[dict[str, Any]]:
+    """The spans, as of an instant of ``today``, of patients booked then for a visit later
+    that day, from their stored spans (computed with the day's end in view).
+
+    Under ``booked_patients_are_engaged`` such a patient is engaged at as_of, so not at
+    risk: whatever spell was open at yesterday's end ends today, reengaged if they had a
+    contact today (``contacted``: every contact is at or before as_of, so their latest is
+    today's). Days before today are the same either way (their ends are before as_of and
+    nothing is dated after it), and nothing begins today or later. Without that setting
+    the visit changes no tier, and no swap is needed.
+    """
+    out = []
+    for r in stored:
+        if r["first_day"] >= today:
+            continue
+        row = dict(r)
+        if row["end_day"] is None or row["end_day"] >= today:
+            row["end_day"] = today
+        if row["spell_end_day"] is None or row["spell_end_day"] >= today:
+            row["spell_end_day"] = today
+            row["reengaged"] = int(row["patient_id"] in contacted)
+        out.append(row)
+    return out
+
+
 def usable(session: Session, org_id: str, settings: OrgSettings, as_of: datetime) -> bool:
     """Every patient's derived rows answer at as_of, and the roll-ups sum them."""
     found = rollup_queries.status(session, org_id)
@@ -163,20 +191,18 @@ class RowCounts:
 
 class RollupCounts:
     """Summed from ``daily_rollups``, with the span amounts of patients visiting later on
-    as_of's day swapped for those as of as_of (see the module docstring)."""
+    as_of's day swapped for those as of as_of (see ``ended_today``)."""
 
     def __init__(self, session: Session, frame: Frame) -> None:
         self._session, self._org_id = session, frame.org_id
         self._swap: Sums = Counter()
-        if frame.visiting_ids:
+        if frame.visiting_ids and frame.settings.booked_patients_are_engaged:
             ids = list(frame.visiting_ids)
+            today = frame.today.toordinal()
             stored = rollup_queries.span_rows(session, frame.org_id, ids)
-            computed = [
-                span_values(span)
-                for _, history in queries.load_histories(session, frame.org_id, ids)
-                for span in risk_spans(history, frame.as_of, frame.settings)
-            ]
-            self._swap = difference(measure_sums((), computed), measure_sums((), stored))
+            contacted = rollup_queries.contacted_on(session, frame.org_id, ids, today)
+            as_of_rows = ended_today(stored, today, contacted)
+            self._swap = difference(measure_sums((), as_of_rows), measure_sums((), stored))
 
     def _sums(self, first: int, last: int, measures: tuple[str, ...], by_day: bool) -> Sums:
         out = rollup_queries.sums(self._session, self._org_id, first, last, measures, by_day)
