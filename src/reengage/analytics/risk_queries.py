@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, null, or_, select
+from sqlalchemy import and_, case, func, literal, null, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,10 +51,15 @@ def _at_least(column: Any, bound: int) -> ColumnElement[int]:
     return _flag(and_(column.is_not(None), column >= bound))
 
 
-def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> Any:
+def _standings_subquery(
+    org_id: str, as_of: datetime, settings: OrgSettings, every_row_answers: bool = False
+) -> Any:
     """One row per population patient whose derived state is valid at as_of: patient_id,
     tier, the four flags (0/1, ``future`` is 1 when booked), priority, action, score, days,
-    next_day (a day ordinal)."""
+    next_day (a day ordinal).
+
+    ``every_row_answers``: the org's derived status vouches that every row is fresh and
+    dated at or before as_of (``rollups.usable``), so only the status is filtered on."""
     s: Any = PatientState.__table__
     today = local_date(as_of, settings.zone()).toordinal()
     t = settings.tier_thresholds
@@ -109,12 +114,22 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
         .where(
             s.c.org_id == org_id,
             s.c.status == "active",
-            s.c.start_at <= as_of,
-            s.c.horizon_at <= as_of,
-            s.c.settings_key == settings.derivation_key(),
+            *(
+                ()
+                if every_row_answers
+                else (
+                    s.c.start_at <= as_of,
+                    s.c.horizon_at <= as_of,
+                    s.c.settings_key == settings.derivation_key(),
+                )
+            ),
         )
         .subquery()
     )
+    # Each rule's value is computed once, a level below the rules that read it: inlined,
+    # the tier would be evaluated in every action rule and the action in every date rule
+    # (the statement was tens of kilobytes). OFFSET 0 keeps the planner from flattening
+    # the levels back into one.
     c = inner.c
     booked = _flag(c.future == 1) if settings.booked_patients_are_engaged else literal(0)
     tier = case(
@@ -125,6 +140,8 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
         (c.days >= t.low, "low"),
         else_="engaged",
     )
+    tiered = select(*c, tier.label("tier")).offset(0).subquery()
+    c = tiered.c
     holds = {
         risk.MISSED_APPT: c.missed == 1,
         risk.FAILED_CONTACT: c.failed == 1,
@@ -132,7 +149,7 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
         risk.NO_FUTURE_APPT: c.future == 0,
     }
     for name in risk.TIERS:
-        holds[name] = tier == name
+        holds[name] = c.tier == name
     action = case(
         *((holds[condition], action) for _, action, condition in risk.ACTION_RULES),
         else_=risk.NO_ACTION[1],
@@ -141,6 +158,8 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
         *((holds[condition], priority) for priority, _, condition in risk.ACTION_RULES),
         else_=risk.NO_ACTION[0],
     )
+    acted = select(*c, action.label("action"), priority.label("priority")).offset(0).subquery()
+    c = acted.c
     raw_score = (
         case((c.days > 60, 60), else_=c.days)
         + 15 * (1 - c.future)
@@ -150,27 +169,32 @@ def _standings_subquery(org_id: str, as_of: datetime, settings: OrgSettings) -> 
     )
     score = case((raw_score > 100, 100), else_=raw_score)
     base_day = case(
-        (priority <= 2, literal(today)),
-        (action == "book_next_appointment", literal(today)),
-        (action == "automated_checkin", c.checkin_day),
-        (action == "routine_monitoring", c.medium_day),
+        (c.priority <= 2, literal(today)),
+        (c.action == "book_next_appointment", literal(today)),
+        (c.action == "automated_checkin", c.checkin_day),
+        (c.action == "routine_monitoring", c.medium_day),
         else_=null(),
     )
+    based = select(*c, base_day.label("base_day"), score.label("score")).offset(0).subquery()
+    c = based.c
     next_day = case(
-        (base_day.is_(None), null()),
-        (and_(c.followup_due_day.is_not(None), c.followup_due_day < base_day), c.followup_due_day),
-        else_=base_day,
+        (c.base_day.is_(None), null()),
+        (
+            and_(c.followup_due_day.is_not(None), c.followup_due_day < c.base_day),
+            c.followup_due_day,
+        ),
+        else_=c.base_day,
     )
     return select(
         c.patient_id,
-        tier.label("tier"),
+        c.tier,
         c.missed,
         c.failed,
         c.overdue,
         c.future,
-        priority.label("priority"),
-        action.label("action"),
-        score.label("score"),
+        c.priority,
+        c.action,
+        c.score,
         c.days,
         next_day.label("next_day"),
         c.week,
@@ -191,10 +215,14 @@ def _has_flag(st: Any, flag: str) -> Any:
 
 
 def standings(
-    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
+    session: Session,
+    org_id: str,
+    as_of: datetime,
+    settings: OrgSettings,
+    every_row_answers: bool = False,
 ) -> list[Standing]:
     """Standings of the population patients whose derived state is valid at as_of."""
-    st = _standings_subquery(org_id, as_of, settings)
+    st = _standings_subquery(org_id, as_of, settings, every_row_answers)
     stmt = select(
         st.c.patient_id,
         st.c.tier,
@@ -287,18 +315,7 @@ def _listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[An
     return where
 
 
-def tally(
-    session: Session,
-    org_id: str,
-    as_of: datetime,
-    settings: OrgSettings,
-    listed: bool = False,
-    risk_level: str | None = None,
-    flag: str | None = None,
-) -> Tally:
-    """Counts over the fast-path population (or, with ``listed``, its filtered list) in one
-    aggregate query, without fetching a row per patient."""
-    st = _standings_subquery(org_id, as_of, settings)
+def _tally_columns(st: Any) -> list[Any]:
     columns: list[Any] = [
         func.count(),
         func.sum(case((st.c.priority == 1, 1), else_=0)),
@@ -307,10 +324,10 @@ def tally(
     ]
     columns += [func.sum(case((st.c.tier == tier, 1), else_=0)) for tier in risk.TIERS]
     columns += [func.sum(case((_has_flag(st, f), 1), else_=0)) for f in risk.FLAGS]
-    stmt = select(*columns)
-    if listed:
-        stmt = stmt.where(*_listed_filter(st, risk_level, flag))
-    row = session.execute(stmt).one()
+    return columns
+
+
+def _tally_of(row: Any) -> Tally:
     values = [int(v or 0) for v in row]
     n_tiers = len(risk.TIERS)
     return Tally(
@@ -321,6 +338,19 @@ def tally(
         days_sum=values[2],
         weekly_target=values[3],
     )
+
+
+def tally(
+    session: Session,
+    org_id: str,
+    as_of: datetime,
+    settings: OrgSettings,
+    every_row_answers: bool = False,
+) -> Tally:
+    """Counts over the fast-path population in one aggregate query, without fetching a row
+    per patient."""
+    st = _standings_subquery(org_id, as_of, settings, every_row_answers)
+    return _tally_of(session.execute(select(*_tally_columns(st))).one())
 
 
 SQL_SORTS = {
@@ -340,17 +370,32 @@ def listed_page(
     sort_by: str,
     limit: int,
     offset: int,
-) -> list[str]:
-    """Patient ids of one page of the prioritized list, sorted and paged in SQL."""
-    st = _standings_subquery(org_id, as_of, settings)
-    stmt = (
-        select(st.c.patient_id)
+    every_row_answers: bool = False,
+) -> tuple[Tally, list[str]]:
+    """The prioritized list's counts and the patient ids of one page, filtered, sorted and
+    paged in SQL: one statement, whose standings are computed once for both."""
+    st = _standings_subquery(org_id, as_of, settings, every_row_answers)
+    listed = (
+        select(*st.c)
         .where(*_listed_filter(st, risk_level, flag))
-        .order_by(*SQL_SORTS[sort_by](st))
+        .cte("listed")
+        .prefix_with("MATERIALIZED")
+    )
+    totals = select(*_tally_columns(listed)).subquery("totals")
+    page = (
+        select(listed.c.patient_id, listed.c.score, listed.c.days, listed.c.next_day)
+        .order_by(*SQL_SORTS[sort_by](listed))
         .limit(limit)
         .offset(offset)
+        .subquery("page")
     )
-    return list(session.scalars(stmt))
+    stmt = (
+        select(page.c.patient_id, *totals.c)
+        .select_from(totals.outerjoin(page, true()))
+        .order_by(*SQL_SORTS[sort_by](page))
+    )
+    rows = session.execute(stmt).all()
+    return _tally_of(rows[0][1:]), [row[0] for row in rows if row[0] is not None]
 
 
 def stale_patient_ids(

@@ -104,15 +104,22 @@ def standings(session: Session, where: Scope) -> list[Standing]:
     From the derived state where it is valid at as_of (one SQL statement); from the full
     history for the rest (an as_of in the past, records dated after as_of).
     """
-    fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings)
-    stale = stale_patient_ids(session, where)
+    answers = _every_row_answers(session, where)
+    fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings, answers)
+    stale = [] if answers else stale_patient_ids(session, where)
     return sorted(fast + _slow_standings(session, where, stale), key=lambda s: s.patient_id)
+
+
+def _every_row_answers(session: Session, where: Scope) -> bool:
+    """The org's derived status vouches for every patient's row at as_of (a primary-key
+    read): then no patient needs their history, and nobody needs looking for."""
+    return rollups.usable(session, where.org_id, where.settings, where.as_of)
 
 
 def stale_patient_ids(session: Session, where: Scope) -> list[str]:
     """Active patients whose derived state cannot answer at as_of: none when the org's
-    derived status says so (one primary-key read), else a scan of patients and their state."""
-    if rollups.usable(session, where.org_id, where.settings, where.as_of):
+    derived status says so, else a scan of patients and their state."""
+    if _every_row_answers(session, where):
         return []
     return risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
 
@@ -126,8 +133,11 @@ def reference_standings(session: Session, where: Scope) -> list[Standing]:
 def population_tally(session: Session, where: Scope) -> Tally:
     """Counts over the population: in SQL over the derived state, plus the patients it
     cannot answer for, from their histories."""
+    answers = _every_row_answers(session, where)
+    counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings, answers)
+    if answers:
+        return counts
     stale = stale_patient_ids(session, where)
-    counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings)
     return counts + Tally.of(_slow_standings(session, where, stale))
 
 
@@ -174,12 +184,21 @@ def prioritized(
 ) -> PrioritizedList:
     """Filtered, sorted, paged and counted in SQL when the derived state answers for every
     patient (the usual case: as_of now); merged in Python with the straight path otherwise."""
-    stale = stale_patient_ids(session, where)
+    answers = _every_row_answers(session, where)
     level = None if risk_level == "all" else risk_level
-    if not stale:
-        args = (session, where.org_id, where.as_of, where.settings)
-        counts = risk_queries.tally(*args, listed=True, risk_level=level, flag=action_required)
-        page_ids = risk_queries.listed_page(*args, level, action_required, sort_by, limit, offset)
+    if answers or not stale_patient_ids(session, where):
+        counts, page_ids = risk_queries.listed_page(
+            session,
+            where.org_id,
+            where.as_of,
+            where.settings,
+            level,
+            action_required,
+            sort_by,
+            limit,
+            offset,
+            answers,
+        )
     else:
         listed = listed_standings(standings(session, where), risk_level, action_required, sort_by)
         counts = Tally.of(listed)
@@ -231,7 +250,7 @@ def reference_prioritized(
 def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
     """From the roll-ups when they answer; else from the derived attempt outcomes where
     valid and from histories for the rest."""
-    if rollups.usable(session, where.org_id, where.settings, where.as_of):
+    if _every_row_answers(session, where):
         days = qualifying_days(where.as_of, where.settings)
         return success_rate_prediction(
             rollups.prediction_counts(session, where.org_id, *days), at_risk

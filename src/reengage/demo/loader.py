@@ -104,7 +104,10 @@ def load_demo(
             )
             session.flush()
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE patient_state")
+            # Without statistics the planner takes the new derived tables for tiny and
+            # scans an org's whole index instead of looking patients up by key.
+            for name in ("patient_state", "attempt_outcomes", "risk_spans", "daily_rollups"):
+                conn.exec_driver_sql(f"ANALYZE {name}")
     return DemoSummary(
         patients=counts["patients"],
         appointments=counts["appointments"],

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Integer, String
+from sqlalchemy import ForeignKeyConstraint, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
@@ -40,4 +40,6 @@ class PatientState(Base):
         ForeignKeyConstraint(
             ["org_id", "patient_id"], ["patients.org_id", "patients.id"], ondelete="CASCADE"
         ),
+        # The risk statement reads an org's active patients: found by index, not by a scan.
+        Index("ix_patient_state_org_status", "org_id", "status"),
     )

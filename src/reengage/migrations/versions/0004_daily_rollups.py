@@ -1,4 +1,4 @@
-"""daily roll-ups and the derived status
+"""daily roll-ups, the derived status, and patient_state by org and status
 
 Revision ID: 0004
 Revises: 0003
@@ -43,8 +43,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("org_id", name=op.f("pk_derived_status")),
     )
+    with op.batch_alter_table("patient_state", schema=None) as batch_op:
+        batch_op.create_index("ix_patient_state_org_status", ["org_id", "status"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("patient_state", schema=None) as batch_op:
+        batch_op.drop_index("ix_patient_state_org_status")
     op.drop_table("derived_status")
     op.drop_table("daily_rollups")
