@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,15 +56,32 @@ def set_status(
 
 
 def extend_status(session: Session, org_id: str, latest_at: datetime | None) -> None:
-    """Rows up to ``latest_at`` were written under the status's settings."""
-    found = status(session, org_id)
-    if (
-        found is not None
-        and latest_at is not None
-        and (found.latest_at is None or found.latest_at < latest_at)
-    ):
-        found.latest_at = latest_at
-        session.flush()
+    """Rows up to ``latest_at`` were written under the status's settings. One conditional
+    UPDATE, so concurrent writers can only move it forward."""
+    if latest_at is None:
+        return
+    d = DerivedStatus
+    session.execute(
+        update(d)
+        .where(d.org_id == org_id, or_(d.latest_at.is_(None), d.latest_at < latest_at))
+        .values(latest_at=latest_at)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def lock_states(session: Session, org_id: str, ids: Sequence[str]) -> None:
+    """Lock these patients' state rows until commit (PostgreSQL; SQLite has one writer), so
+    that two writes to one patient read the rows they replace one after the other, and the
+    roll-ups move by each difference once."""
+    s: Any = PatientState.__table__
+    for start in range(0, len(ids), CHUNK):
+        stmt = (
+            select(s.c.patient_id)
+            .where(s.c.org_id == org_id, s.c.patient_id.in_(ids[start : start + CHUNK]))
+            .order_by(s.c.patient_id)
+            .with_for_update()
+        )
+        session.execute(stmt).all()
 
 
 def clear(session: Session, org_id: str) -> None:

@@ -40,6 +40,7 @@ def refresh(session: Session, org_id: str, patient_ids: Iterable[str]) -> None:
     ids = sorted(set(patient_ids))
     if not ids:
         return
+    rollup_queries.lock_states(session, org_id, ids)
     old = rollups.measure_sums(
         rollup_queries.outcome_rows(session, org_id, ids),
         rollup_queries.span_rows(session, org_id, ids),
