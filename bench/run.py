@@ -266,8 +266,15 @@ class Server:
         headers = dict(self.headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=body, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes a keep-alive connection idle for 5 s (uvicorn's default),
+            # as it is while DuckDB runs at M-long: open a new one and send again.
+            self.conn.close()
+            self.conn.request(method, path, body=body, headers=headers)
+            response = self.conn.getresponse()
         return response.status, response.read()
 
     def get_json(self, path: str) -> Any:

@@ -164,13 +164,25 @@ def contacted_on(session: Session, org_id: str, ids: Sequence[str], day: int) ->
 
 
 def _rows(
-    session: Session, model: Any, columns: Sequence[str], org_id: str, ids: Iterable[str]
+    session: Session,
+    model: Any,
+    columns: Sequence[str],
+    org_id: str,
+    ids: Iterable[str],
+    unended_on: int | None = None,
 ) -> Iterator[Any]:
     table = model.__table__
     chosen = sorted(set(ids))
+    unended = (
+        ()
+        if unended_on is None
+        else (or_(table.c.spell_end_day.is_(None), table.c.spell_end_day >= unended_on),)
+    )
     for start in range(0, len(chosen), CHUNK):
         stmt = select(*(table.c[name] for name in columns)).where(
-            table.c.org_id == org_id, table.c.patient_id.in_(chosen[start : start + CHUNK])
+            table.c.org_id == org_id,
+            table.c.patient_id.in_(chosen[start : start + CHUNK]),
+            *unended,
         )
         yield from session.execute(stmt).mappings()
 
@@ -180,6 +192,9 @@ def outcome_rows(session: Session, org_id: str, ids: Iterable[str]) -> list[Any]
     return list(_rows(session, AttemptOutcome, OUTCOME_COLUMNS, org_id, ids))
 
 
-def span_rows(session: Session, org_id: str, ids: Iterable[str]) -> list[Any]:
-    """The stored ``risk_spans`` of these patients, as mappings."""
-    return list(_rows(session, RiskSpan, SPAN_COLUMNS, org_id, ids))
+def span_rows(
+    session: Session, org_id: str, ids: Iterable[str], unended_on: int | None = None
+) -> list[Any]:
+    """The stored ``risk_spans`` of these patients, as mappings; with ``unended_on``, only
+    those of spells not ended before that day."""
+    return list(_rows(session, RiskSpan, SPAN_COLUMNS, org_id, ids, unended_on))
