@@ -33,7 +33,7 @@ CHUNK = 500
 IdRange = tuple[str, str]
 
 
-def _selections(
+def patient_selections(
     column: Any, patient_ids: Sequence[str] | None, id_range: IdRange | None
 ) -> list[list[Any]]:
     """WHERE clauses that pick the patients, one list per query to run: all of them, an
@@ -54,7 +54,7 @@ def _by_patient(
 ) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = defaultdict(list)
     table = model.__table__
-    for where in _selections(table.c.patient_id, patient_ids, id_range):
+    for where in patient_selections(table.c.patient_id, patient_ids, id_range):
         for row in session.execute(select(table).where(table.c.org_id == org_id, *where)):
             grouped[row.patient_id].append(row)
     return grouped
@@ -67,7 +67,7 @@ def load_patients(
     id_range: IdRange | None = None,
 ) -> list[Patient]:
     found: list[Patient] = []
-    for where in _selections(Patient.id, patient_ids, id_range):
+    for where in patient_selections(Patient.id, patient_ids, id_range):
         found += session.scalars(select(Patient).where(Patient.org_id == org_id, *where))
     return sorted(found, key=lambda p: p.id)
 
@@ -148,7 +148,7 @@ def replace_derived(
     """Swap the derived rows of these patients (``None``: of the whole org) for new ones."""
     for model, _ in rows.by_model():
         table: Any = model.__table__
-        for where in _selections(table.c.patient_id, ids, None):
+        for where in patient_selections(table.c.patient_id, ids, None):
             session.execute(delete(table).where(table.c.org_id == org_id, *where))
     insert_derived(session, rows)
 

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from reengage.analytics import queries
 from reengage.db import bulk
 from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, PatientState, RiskSpan
 
@@ -39,7 +40,6 @@ SPAN_COLUMNS = (
     "reengaged",
     "first_attempt_day",
 )
-CHUNK = 500
 
 
 def status(session: Session, org_id: str) -> DerivedStatus | None:
@@ -74,10 +74,10 @@ def lock_states(session: Session, org_id: str, ids: Sequence[str]) -> None:
     that two writes to one patient read the rows they replace one after the other, and the
     roll-ups move by each difference once."""
     s: Any = PatientState.__table__
-    for start in range(0, len(ids), CHUNK):
+    for where in queries.patient_selections(s.c.patient_id, ids, None):
         stmt = (
             select(s.c.patient_id)
-            .where(s.c.org_id == org_id, s.c.patient_id.in_(ids[start : start + CHUNK]))
+            .where(s.c.org_id == org_id, *where)
             .order_by(s.c.patient_id)
             .with_for_update()
         )
@@ -90,24 +90,25 @@ def clear(session: Session, org_id: str) -> None:
     session.execute(delete(DerivedStatus).where(DerivedStatus.org_id == org_id))
 
 
-def insert(session: Session, org_id: str, sums: Sums) -> None:
-    """Write roll-ups into an org that has none (after ``clear``)."""
-    rows = [
+def _rollup_rows(org_id: str, sums: Sums) -> list[dict[str, Any]]:
+    """Non-zero amounts as ``daily_rollups`` rows, in key order."""
+    return [
         {"org_id": org_id, "day": day, "measure": measure, "n": n}
         for (day, measure), n in sorted(sums.items())
         if n
     ]
+
+
+def insert(session: Session, org_id: str, sums: Sums) -> None:
+    """Write roll-ups into an org that has none (after ``clear``)."""
+    rows = _rollup_rows(org_id, sums)
     bulk.writer(session.connection())(DailyRollup.__table__, rows)  # type: ignore[arg-type]
 
 
 def add(session: Session, org_id: str, deltas: Sums) -> None:
     """Add these amounts to the roll-ups, in key order (so concurrent writers to one org
     lock rows in the same order and cannot deadlock)."""
-    rows = [
-        {"org_id": org_id, "day": day, "measure": measure, "n": n}
-        for (day, measure), n in sorted(deltas.items())
-        if n
-    ]
+    rows = _rollup_rows(org_id, deltas)
     if not rows:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -130,21 +131,20 @@ def sums(
     """Sums of the measures over days ``first_day`` to ``last_day``: per (day, measure), or
     with ``by_day`` false per (0, measure)."""
     r: Any = DailyRollup.__table__
-    day = r.c.day if by_day else None
-    columns = [r.c.measure, func.sum(r.c.n)] + ([day] if day is not None else [])
+    groups = [r.c.measure, *([r.c.day] if by_day else [])]
     stmt = (
-        select(*columns)
+        select(*groups, func.sum(r.c.n))
         .where(
             r.c.org_id == org_id,
             r.c.day >= first_day,
             r.c.day <= last_day,
             r.c.measure.in_(measures),
         )
-        .group_by(r.c.measure, *([day] if day is not None else []))
+        .group_by(*groups)
     )
     out: Sums = Counter()
     for row in session.execute(stmt):
-        out[(int(row[2]) if by_day else 0, row[0])] += int(row[1] or 0)
+        out[(int(row[1]) if by_day else 0, row[0])] += int(row[-1] or 0)
     return out
 
 
@@ -152,10 +152,10 @@ def contacted_on(session: Session, org_id: str, ids: Sequence[str], day: int) ->
     """Those of these patients whose latest contact fell on ``day``."""
     s: Any = PatientState.__table__
     found: set[str] = set()
-    for start in range(0, len(ids), CHUNK):
+    for where in queries.patient_selections(s.c.patient_id, ids, None):
         stmt = select(s.c.patient_id).where(
             s.c.org_id == org_id,
-            s.c.patient_id.in_(ids[start : start + CHUNK]),
+            *where,
             s.c.last_contact_at.is_not(None),
             s.c.contact_day == day,
         )
@@ -169,20 +169,12 @@ def _rows(
     columns: Sequence[str],
     org_id: str,
     ids: Iterable[str],
-    unended_on: int | None = None,
+    *also: Any,
 ) -> Iterator[Any]:
     table = model.__table__
-    chosen = sorted(set(ids))
-    unended = (
-        ()
-        if unended_on is None
-        else (or_(table.c.spell_end_day.is_(None), table.c.spell_end_day >= unended_on),)
-    )
-    for start in range(0, len(chosen), CHUNK):
+    for where in queries.patient_selections(table.c.patient_id, sorted(set(ids)), None):
         stmt = select(*(table.c[name] for name in columns)).where(
-            table.c.org_id == org_id,
-            table.c.patient_id.in_(chosen[start : start + CHUNK]),
-            *unended,
+            table.c.org_id == org_id, *where, *also
         )
         yield from session.execute(stmt).mappings()
 
@@ -197,4 +189,10 @@ def span_rows(
 ) -> list[Any]:
     """The stored ``risk_spans`` of these patients, as mappings; with ``unended_on``, only
     those of spells not ended before that day."""
-    return list(_rows(session, RiskSpan, SPAN_COLUMNS, org_id, ids, unended_on))
+    r: Any = RiskSpan.__table__
+    unended = (
+        ()
+        if unended_on is None
+        else (or_(r.c.spell_end_day.is_(None), r.c.spell_end_day >= unended_on),)
+    )
+    return list(_rows(session, RiskSpan, SPAN_COLUMNS, org_id, ids, *unended))

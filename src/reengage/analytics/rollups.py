@@ -14,7 +14,8 @@ where that visit has begun; the answer as of as_of must not see it. Only their a
 can differ (attempt outcomes depend on nothing after as_of), and only from as_of's day on,
 so their span amounts are swapped for those of their stored spans cut at that day
 (``ended_today``): no history is read.
-``tests/test_risk_fast_path.py`` holds all of this equal to the straight computation.
+``tests/test_rollups.py`` and ``tests/test_risk_fast_path.py`` hold all of this equal to the
+straight computation.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from sqlalchemy.orm import Session
 from reengage.analytics import rollup_queries, trend_queries
 from reengage.analytics.rollup_queries import Sums
 from reengage.analytics.trend_queries import Frame
-from reengage.domain.performance import Funnel, OutreachCounts
+from reengage.domain.performance import FUNNEL_STEPS, Funnel, OutreachCounts
 from reengage.domain.risk import AT_RISK_TIERS
 from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import Span
+from reengage.domain.vocabulary import CHANNELS
 
-CHANNELS = ("sms", "email", "phone")
-STEPS = ("sent", "delivered", "opened", "responded", "connected", "converted")
-FUNNEL_MEASURES = tuple(f"{step}:{channel}" for channel in CHANNELS for step in STEPS)
+FUNNEL_MEASURES = tuple(f"{step}:{channel}" for channel in CHANNELS for step in FUNNEL_STEPS)
 # Day 0 (no calendar day) holds all-time totals of the tier enter/leave measures.
 TOTALS_DAY = 0
 TIER_MEASURES = tuple(f"{move}:{tier}" for tier in AT_RISK_TIERS for move in ("enter", "leave"))
@@ -218,7 +218,7 @@ class RollupCounts:
         counts = OutreachCounts()
         for channel in CHANNELS:
             counts.channels[channel] = Funnel(
-                **{step: found[(0, f"{step}:{channel}")] for step in STEPS}
+                **{step: found[(0, f"{step}:{channel}")] for step in FUNNEL_STEPS}
             )
         return counts
 

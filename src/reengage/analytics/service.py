@@ -106,7 +106,7 @@ def standings(session: Session, where: Scope) -> list[Standing]:
     """
     answers = _every_row_answers(session, where)
     fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings, answers)
-    stale = [] if answers else stale_patient_ids(session, where)
+    stale = stale_patient_ids(session, where)
     return sorted(fast + _slow_standings(session, where, stale), key=lambda s: s.patient_id)
 
 
@@ -135,8 +135,6 @@ def population_tally(session: Session, where: Scope) -> Tally:
     cannot answer for, from their histories."""
     answers = _every_row_answers(session, where)
     counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings, answers)
-    if answers:
-        return counts
     stale = stale_patient_ids(session, where)
     return counts + Tally.of(_slow_standings(session, where, stale))
 
@@ -186,7 +184,7 @@ def prioritized(
     patient (the usual case: as_of now); merged in Python with the straight path otherwise."""
     answers = _every_row_answers(session, where)
     level = None if risk_level == "all" else risk_level
-    if answers or not stale_patient_ids(session, where):
+    if not stale_patient_ids(session, where):
         counts, page_ids = risk_queries.listed_page(
             session,
             where.org_id,

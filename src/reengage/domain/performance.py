@@ -16,6 +16,14 @@ from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import at_risk_spells
 
 TIMEFRAMES: dict[str, int] = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90}
+FUNNEL_STEPS: tuple[str, ...] = (
+    "sent",
+    "delivered",
+    "opened",
+    "responded",
+    "connected",
+    "converted",
+)
 
 
 @dataclass
@@ -31,7 +39,7 @@ class Funnel:
     converted: int = 0
 
     def __iadd__(self, other: Funnel) -> Funnel:
-        for name in ("sent", "delivered", "opened", "responded", "connected", "converted"):
+        for name in FUNNEL_STEPS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
 
