@@ -203,7 +203,9 @@ def reengagement_days(
 
 
 def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int]:
-    """At-risk patients per tier at the end of ``day`` (a day before as_of's date)."""
+    """At-risk patients per tier at the end of ``day``, a day up to as_of's date: on
+    as_of's own day, that is also the count at as_of (the settled rows have nothing after
+    as_of and no visit later that day)."""
     r: Any = RiskSpan.__table__
     d = day.toordinal()
     stmt = (

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, rollups, service
+from reengage.analytics import queries, rollups
 from reengage.analytics.schemas import (
     ChannelTrend,
     DailyTrend,
@@ -24,7 +24,7 @@ from reengage.analytics.schemas import (
 )
 from reengage.analytics.service import Scope, shown
 from reengage.domain import trends as domain
-from reengage.domain.calendar import end_of_day
+from reengage.domain.calendar import end_of_day, local_date
 from reengage.domain.history import PatientHistory
 from reengage.domain.performance import OutreachCounts, window_counts
 from reengage.domain.risk import AT_RISK_TIERS, in_population, tier_at
@@ -54,17 +54,15 @@ def trends(session: Session, where: Scope, period: str, metrics: list[str]) -> T
         derived_funnels=derived.funnels,
         derived_tiers=derived.tiers_at_day_end,
     )
-    return _trends(session, where, period, metrics, sources)
+    return _trends(where, period, metrics, sources)
 
 
 def reference_trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
     histories = [h for _, h in queries.load_histories(session, where.org_id)]
-    return _trends(session, where, period, metrics, Sources(histories=histories))
+    return _trends(where, period, metrics, Sources(histories=histories))
 
 
-def _trends(
-    session: Session, where: Scope, period: str, metrics: list[str], sources: Sources
-) -> Trends:
+def _trends(where: Scope, period: str, metrics: list[str], sources: Sources) -> Trends:
     days = domain.PERIODS[period]
     dates = domain.period_days(where.as_of, where.settings, days)
     result = Trends(
@@ -89,7 +87,7 @@ def _trends(
     if "channel_performance" in metrics:
         result.channel_performance_trends = _channel_trends(where, days, dates, sources)
     if "risk_levels" in metrics:
-        result.risk_distribution_changes = _risk_changes(session, where, dates[0], sources)
+        result.risk_distribution_changes = _risk_changes(where, dates[0], sources)
     return result
 
 
@@ -120,19 +118,18 @@ def _channel_trends(
     return out
 
 
-def _risk_changes(
-    session: Session, where: Scope, first_day: date, sources: Sources
-) -> RiskDistributionChanges:
-    """Counts at the end of the day before the period, and at as_of."""
+def _risk_changes(where: Scope, first_day: date, sources: Sources) -> RiskDistributionChanges:
+    """Counts at the end of the day before the period, and at as_of.
+
+    The derived share of the count at as_of is the count at the end of as_of's own day:
+    the patients it answers for have nothing dated after as_of, and those with a visit later
+    that day are counted as of as_of (``rollups.ended_today``, and ``trend_queries``'
+    settled rows), so between as_of and the day's end no tier they count can change.
+    """
+    zone = where.settings.zone()
     before = first_day - timedelta(days=1)
-    start_instant = end_of_day(before, where.settings.zone())
-    start: Counter[str] = Counter()
-    for history in sources.histories:
-        if in_population(history, start_instant):
-            start[tier_at(history, start_instant, where.settings)] += 1
-    if sources.derived_tiers is not None:
-        start.update(sources.derived_tiers(before))
-    end = service.population_tally(session, where).tiers
+    start = _tiers(sources, before, end_of_day(before, zone), where)
+    end = _tiers(sources, local_date(where.as_of, zone), where.as_of, where)
     at_risk_start = sum(start[t] for t in AT_RISK_TIERS)
     at_risk_end = sum(end[t] for t in AT_RISK_TIERS)
     return RiskDistributionChanges(
@@ -146,3 +143,15 @@ def _risk_changes(
         high_trend=domain.count_trend(start["high"], end["high"]),
         overall_improvement=at_risk_end < at_risk_start,
     )
+
+
+def _tiers(sources: Sources, day: date, instant: datetime, where: Scope) -> Counter[str]:
+    """Population patients per tier at ``instant`` (the end of ``day``, or as_of on its own
+    day): from the histories, plus the derived rows' count at the end of ``day``."""
+    counts: Counter[str] = Counter()
+    for history in sources.histories:
+        if in_population(history, instant):
+            counts[tier_at(history, instant, where.settings)] += 1
+    if sources.derived_tiers is not None:
+        counts.update(sources.derived_tiers(day))
+    return counts
