@@ -8,6 +8,7 @@ there; ``tests/test_risk_fast_path.py`` checks the two agree over random histori
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -46,68 +47,81 @@ def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return case((condition, 1), else_=0)
 
 
-def _at_least(column: Any, bound: int) -> ColumnElement[int]:
-    """1 when a nullable day column is on or after ``bound``."""
-    return _flag(and_(column.is_not(None), column >= bound))
+# The statement computes integer codes, not names: a tier is its index in ``risk.TIERS`` and
+# the action its rule's index in ``RULES`` (the last one: no action). Integers compare and
+# aggregate faster than text, and each rule's outcome is one column instead of two.
+TIER_CODES = {tier: code for code, tier in enumerate(risk.TIERS)}
+RULES: tuple[tuple[int, str], ...] = (
+    *((priority, action) for priority, action, _ in risk.ACTION_RULES),
+    risk.NO_ACTION,
+)
+NO_ACTION_RULE = len(RULES) - 1
+
+
+def _rules_where(test: Callable[[int, str], bool]) -> list[int]:
+    """The rule codes whose (priority, action) pass ``test``."""
+    return [code for code, (priority, action) in enumerate(RULES) if test(priority, action)]
 
 
 def _standings_subquery(
     org_id: str, as_of: datetime, settings: OrgSettings, every_row_answers: bool = False
 ) -> Any:
     """One row per population patient whose derived state is valid at as_of: patient_id,
-    tier, the four flags (0/1, ``future`` is 1 when booked), priority, action, score, days,
-    next_day (a day ordinal).
+    tier (a ``TIER_CODES`` code), the four flags (0/1, ``future`` is 1 when booked), rule (a
+    ``RULES`` code: priority and action), score, days, next_day (a day ordinal), week.
 
     ``every_row_answers``: the org's derived status vouches that every row is fresh and
-    dated at or before as_of (``rollups.usable``), so only the status is filtered on."""
+    dated at or before as_of (``rollups.usable``), so only the status is filtered on.
+
+    Three levels, each value computed once in the level below its readers: inlined, the
+    tier would be evaluated in every rule and the rule in every date (the statement was
+    tens of kilobytes). OFFSET 0 keeps the planner from flattening the levels back into one.
+    A condition on a NULL column is not true, so no rule needs an explicit IS NOT NULL.
+    """
     s: Any = PatientState.__table__
     today = local_date(as_of, settings.zone()).toordinal()
     t = settings.tier_thresholds
-
-    days = (literal(today) - s.c.contact_day).label("days")
-    future = _flag(and_(s.c.future_until.is_not(None), s.c.future_until > as_of)).label("future")
-    missed = _flag(
-        and_(
-            or_(s.c.future_until.is_(None), s.c.future_until <= as_of),
-            s.c.missed_day_1.is_not(None),
-            s.c.missed_day_1 >= today - (risk.ALERT_WINDOW_DAYS - 1),
-        )
-    ).label("missed")
-    failed = _flag(
-        and_(
-            s.c.failed_day.is_not(None),
-            s.c.failed_day >= today - (risk.ALERT_WINDOW_DAYS - 1),
-            or_(s.c.last_contact_at.is_(None), s.c.last_contact_at < s.c.failed_sent_at),
-        )
-    ).label("failed")
-    overdue = _flag(and_(s.c.followup_due_at.is_not(None), s.c.followup_due_at < as_of)).label(
-        "overdue"
+    window = today - (risk.ALERT_WINDOW_DAYS - 1)
+    booked = (s.c.future_until > as_of,) if settings.booked_patients_are_engaged else ()
+    tier = case(
+        *((condition, TIER_CODES["engaged"]) for condition in booked),
+        (s.c.contact_day <= today - t.critical, TIER_CODES["critical"]),
+        (s.c.contact_day <= today - t.high, TIER_CODES["high"]),
+        (s.c.contact_day <= today - t.medium, TIER_CODES["medium"]),
+        (s.c.contact_day <= today - t.low, TIER_CODES["low"]),
+        else_=TIER_CODES["engaged"],
     )
     score_window = today - (risk.MISSED_SCORE_WINDOW_DAYS - 1)
-    week = _at_least(s.c.last_attempt_day, today - (risk.WEEK_DAYS - 1)).label("week")
-    missed_90 = sum(
-        (_at_least(s.c[f"missed_day_{i}"], score_window) for i in (1, 2, 3)),
-        start=literal(0),
-    ).label("missed_90")
-    checkin_since = today - (risk.CHECKIN_COOLDOWN_DAYS - 1)
-    recent_attempt = case(
-        (
-            and_(s.c.last_attempt_day.is_not(None), s.c.last_attempt_day >= checkin_since),
-            s.c.last_attempt_day + risk.CHECKIN_COOLDOWN_DAYS,
-        ),
-        else_=literal(today),
-    ).label("checkin_day")
+    cooldown = risk.CHECKIN_COOLDOWN_DAYS
+    checkin_since = today - (cooldown - 1)
     inner = (
         select(
             s.c.patient_id,
-            days,
-            future,
-            missed,
-            failed,
-            overdue,
-            missed_90,
-            recent_attempt,
-            week,
+            (literal(today) - s.c.contact_day).label("days"),
+            tier.label("tier"),
+            _flag(s.c.future_until > as_of).label("future"),
+            _flag(
+                and_(
+                    or_(s.c.future_until.is_(None), s.c.future_until <= as_of),
+                    s.c.missed_day_1 >= window,
+                )
+            ).label("missed"),
+            _flag(
+                and_(
+                    s.c.failed_day >= window,
+                    or_(s.c.last_contact_at.is_(None), s.c.last_contact_at < s.c.failed_sent_at),
+                )
+            ).label("failed"),
+            _flag(s.c.followup_due_at < as_of).label("overdue"),
+            sum(
+                (_flag(s.c[f"missed_day_{i}"] >= score_window) for i in (1, 2, 3)),
+                start=literal(0),
+            ).label("missed_90"),
+            case(
+                (s.c.last_attempt_day >= checkin_since, s.c.last_attempt_day + cooldown),
+                else_=literal(today),
+            ).label("checkin_day"),
+            _flag(s.c.last_attempt_day >= today - (risk.WEEK_DAYS - 1)).label("week"),
             (s.c.contact_day + t.medium).label("medium_day"),
             s.c.followup_due_day,
         )
@@ -124,42 +138,21 @@ def _standings_subquery(
                 )
             ),
         )
+        .offset(0)
         .subquery()
     )
-    # Each rule's value is computed once, a level below the rules that read it: inlined,
-    # the tier would be evaluated in every action rule and the action in every date rule
-    # (the statement was tens of kilobytes). OFFSET 0 keeps the planner from flattening
-    # the levels back into one.
     c = inner.c
-    booked = _flag(c.future == 1) if settings.booked_patients_are_engaged else literal(0)
-    tier = case(
-        (booked == 1, "engaged"),
-        (c.days >= t.critical, "critical"),
-        (c.days >= t.high, "high"),
-        (c.days >= t.medium, "medium"),
-        (c.days >= t.low, "low"),
-        else_="engaged",
-    )
-    tiered = select(*c, tier.label("tier")).offset(0).subquery()
-    c = tiered.c
     holds = {
         risk.MISSED_APPT: c.missed == 1,
         risk.FAILED_CONTACT: c.failed == 1,
         risk.OVERDUE_FOLLOWUP: c.overdue == 1,
         risk.NO_FUTURE_APPT: c.future == 0,
+        **{name: c.tier == code for name, code in TIER_CODES.items()},
     }
-    for name in risk.TIERS:
-        holds[name] = c.tier == name
-    action = case(
-        *((holds[condition], action) for _, action, condition in risk.ACTION_RULES),
-        else_=risk.NO_ACTION[1],
+    rule = case(
+        *((holds[condition], code) for code, (_, _, condition) in enumerate(risk.ACTION_RULES)),
+        else_=NO_ACTION_RULE,
     )
-    priority = case(
-        *((holds[condition], priority) for priority, _, condition in risk.ACTION_RULES),
-        else_=risk.NO_ACTION[0],
-    )
-    acted = select(*c, action.label("action"), priority.label("priority")).offset(0).subquery()
-    c = acted.c
     raw_score = (
         case((c.days > 60, 60), else_=c.days)
         + 15 * (1 - c.future)
@@ -168,22 +161,25 @@ def _standings_subquery(
         + 5 * c.overdue
     )
     score = case((raw_score > 100, 100), else_=raw_score)
-    base_day = case(
-        (c.priority <= 2, literal(today)),
-        (c.action == "book_next_appointment", literal(today)),
-        (c.action == "automated_checkin", c.checkin_day),
-        (c.action == "routine_monitoring", c.medium_day),
-        else_=null(),
-    )
-    based = select(*c, base_day.label("base_day"), score.label("score")).offset(0).subquery()
-    c = based.c
+    ruled = select(*c, rule.label("rule"), score.label("score")).offset(0).subquery()
+    c = ruled.c
+
+    def earlier_due(day: Any) -> Any:
+        """``day``, or the open follow-up's due day when that is earlier."""
+        return case((c.followup_due_day < day, c.followup_due_day), else_=day)
+
+    today_rules = _rules_where(lambda p, a: p <= 2 or a == "book_next_appointment")
     next_day = case(
-        (c.base_day.is_(None), null()),
+        (c.rule.in_(today_rules), earlier_due(literal(today))),
         (
-            and_(c.followup_due_day.is_not(None), c.followup_due_day < c.base_day),
-            c.followup_due_day,
+            c.rule.in_(_rules_where(lambda p, a: a == "automated_checkin")),
+            earlier_due(c.checkin_day),
         ),
-        else_=c.base_day,
+        (
+            c.rule.in_(_rules_where(lambda p, a: a == "routine_monitoring")),
+            earlier_due(c.medium_day),
+        ),
+        else_=null(),
     )
     return select(
         c.patient_id,
@@ -192,8 +188,7 @@ def _standings_subquery(
         c.failed,
         c.overdue,
         c.future,
-        c.priority,
-        c.action,
+        c.rule,
         c.score,
         c.days,
         next_day.label("next_day"),
@@ -230,15 +225,14 @@ def standings(
         st.c.failed,
         st.c.overdue,
         st.c.future,
-        st.c.priority,
-        st.c.action,
+        st.c.rule,
         st.c.score,
         st.c.days,
         st.c.next_day,
         st.c.week,
     )
     out = []
-    for pid, tier_, m, f, o, fut, prio, act, sc, d, nd, wk in session.execute(stmt):
+    for pid, tier_, m, f, o, fut, rule, sc, d, nd, wk in session.execute(stmt):
         flags = tuple(
             flag
             for flag, on in (
@@ -249,13 +243,14 @@ def standings(
             )
             if on
         )
+        priority, action = RULES[rule]
         out.append(
             Standing(
                 patient_id=pid,
-                tier=tier_,
+                tier=risk.TIERS[tier_],
                 flags=flags,
-                action_priority=int(prio),
-                recommended_action=act,
+                action_priority=priority,
+                recommended_action=action,
                 risk_score=int(sc),
                 days_since_last_contact=int(d),
                 next_action_date=date.fromordinal(int(nd)) if nd is not None else None,
@@ -307,23 +302,24 @@ class Tally:
 
 def _listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[Any]:
     """The prioritized list's membership: an action to take, and the filters."""
-    where: list[Any] = [st.c.action != risk.NO_ACTION[1]]
+    where: list[Any] = [st.c.rule != NO_ACTION_RULE]
     if risk_level is not None:
-        where.append(st.c.tier == risk_level)
+        where.append(st.c.tier == TIER_CODES[risk_level])
     if flag is not None:
         where.append(_has_flag(st, flag))
     return where
 
 
 def _tally_columns(st: Any) -> list[Any]:
+    at_risk = [TIER_CODES[tier] for tier in risk.AT_RISK_TIERS]
     columns: list[Any] = [
         func.count(),
-        func.sum(case((st.c.priority == 1, 1), else_=0)),
+        func.count().filter(st.c.rule.in_(_rules_where(lambda p, a: p == 1))),
         func.sum(st.c.days),
-        func.sum(case((and_(st.c.tier.in_(risk.AT_RISK_TIERS), st.c.week == 0), 1), else_=0)),
+        func.count().filter(and_(st.c.tier.in_(at_risk), st.c.week == 0)),
     ]
-    columns += [func.sum(case((st.c.tier == tier, 1), else_=0)) for tier in risk.TIERS]
-    columns += [func.sum(case((_has_flag(st, f), 1), else_=0)) for f in risk.FLAGS]
+    columns += [func.count().filter(st.c.tier == TIER_CODES[tier]) for tier in risk.TIERS]
+    columns += [func.count().filter(_has_flag(st, f)) for f in risk.FLAGS]
     return columns
 
 
