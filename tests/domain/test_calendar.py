@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reengage.domain.calendar import (
     days_between,
@@ -129,6 +131,45 @@ def test_the_last_n_days_are_local_days() -> None:
     instant = utc(2024, 6, 16, 14, 30)
     assert in_last_days(instant, as_of, SYDNEY, 14)
     assert not in_last_days(instant, as_of, ZoneInfo("UTC"), 14)
+
+
+# Zones whose offsets jumped furthest: Apia skipped 30 December 2011 (-10 to +14), Kiritimati
+# 31 December 1994; Santiago and Lord Howe move by an hour and by half an hour.
+JUMPY_ZONES = ("Pacific/Apia", "Pacific/Kiritimati", "America/Santiago", "Australia/Lord_Howe")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    zone=st.sampled_from([*JUMPY_ZONES, "Australia/Sydney", "UTC"]).map(ZoneInfo),
+    as_of=st.datetimes(
+        min_value=datetime(1993, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC)
+    ),
+    back=st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(days=120)),
+    days=st.sampled_from([1, 7, 14, 30, 90]),
+)
+def test_the_window_shortcut_agrees_with_the_plain_definition(
+    zone: ZoneInfo, as_of: datetime, back: timedelta, days: int
+) -> None:
+    """``in_last_days`` skips converting instants far before the window; the answer is the
+    definition's: up to as_of, on or after the window's first local date."""
+    instant = as_of - back
+    plain = instant <= as_of and local_date(instant, zone) >= window_first_day(as_of, zone, days)
+    assert in_last_days(instant, as_of, zone, days) == plain
+
+
+@pytest.mark.parametrize("zone", [ZoneInfo(z) for z in JUMPY_ZONES[:2]])
+def test_the_window_shortcut_holds_across_a_skipped_day(zone: ZoneInfo) -> None:
+    """Around the day Apia and Kiritimati skipped, every hour for a week either side."""
+    jump = datetime(2011, 12, 30, tzinfo=UTC) if zone.key == "Pacific/Apia" else None
+    jump = jump or datetime(1995, 1, 1, tzinfo=UTC)
+    for as_of_hours in range(-24 * 7, 24 * 7, 5):
+        as_of = jump + timedelta(hours=as_of_hours)
+        for back_hours in range(-30, 24 * 20):
+            instant = as_of - timedelta(hours=back_hours)
+            plain = instant <= as_of and local_date(instant, zone) >= window_first_day(
+                as_of, zone, 14
+            )
+            assert in_last_days(instant, as_of, zone, 14) == plain
 
 
 # --- as_of --------------------------------------------------------------------------------

@@ -44,14 +44,25 @@ def state_instant(day: date, as_of: datetime, zone: ZoneInfo) -> datetime:
     return min(end_of_day(day, zone), as_of)
 
 
+@lru_cache(maxsize=256)  # asked once per record tested against a window, for the same as_of
 def window_first_day(as_of: datetime, zone: ZoneInfo, days: int) -> date:
     """First calendar day of "the last ``days`` days", which end on as_of's date."""
     return local_date(as_of, zone) - timedelta(days=days - 1)
 
 
 def in_last_days(instant: datetime, as_of: datetime, zone: ZoneInfo, days: int) -> bool:
-    """True when ``instant`` falls in the last ``days`` calendar days, up to as_of itself."""
-    return instant <= as_of and local_date(instant, zone) >= window_first_day(as_of, zone, days)
+    """True when ``instant`` falls in the last ``days`` calendar days, up to as_of itself.
+
+    Instants more than ``days`` + 3 days before as_of are outside whatever the offsets (no
+    zone's offset has ever moved by more than a day at once), and skip the conversion: most
+    records of a long history are such.
+    """
+    if instant > as_of or as_of - instant > timedelta(days=days + OFFSET_MARGIN_DAYS):
+        return False
+    return local_date(instant, zone) >= window_first_day(as_of, zone, days)
+
+
+OFFSET_MARGIN_DAYS = 3
 
 
 def days_between(earlier: datetime, later: datetime, zone: ZoneInfo) -> int:
