@@ -6,6 +6,7 @@ take it with ``tail -n 1``.
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, NoReturn
 
 import typer
@@ -162,7 +163,13 @@ def serve(
     configure_logging(settings.log_level)
     if not migrate.current_revision_is_head(settings.database_url):
         _fail("the database schema is not current: run 'reengage db upgrade' first")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    application = create_app(settings)
+    # Everything alive now (modules, the app, the schema) lives as long as the process:
+    # frozen, the collector's full passes skip it. Without this, every twentieth or so list
+    # request paid a full pass over the whole heap (about 80 ms at 100,000 patients).
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(application, host=host, port=port, log_config=None, access_log=False)
 
 
 @app.command()

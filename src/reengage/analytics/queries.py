@@ -71,7 +71,8 @@ def _by_patient(
     columns = [table.c[name] for name in HISTORY_COLUMNS[model]]
     for where in patient_selections(table.c.patient_id, patient_ids, id_range):
         stmt = select(table.c.patient_id, *columns).where(table.c.org_id == org_id, *where)
-        for patient_id, *values in session.execute(stmt):
+        # ``all()`` fetches in one call; iterating the result fetches row by row.
+        for patient_id, *values in session.execute(stmt).all():
             grouped[patient_id].append(values)
     return grouped
 

@@ -31,7 +31,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+    event.listen(engine, "connect", _postgresql_settings)
+    return engine
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -47,6 +49,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _postgresql_settings(dbapi_connection: Any, _record: Any) -> None:
+    """No JIT compilation: the analytics' statements run in tens to hundreds of
+    milliseconds, and at a million patients compiling them took longer than it saved (the
+    list's statement: about 400 ms with JIT, 370 ms without)."""
+    dbapi_connection.execute("SET jit = off")
+    dbapi_connection.commit()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
