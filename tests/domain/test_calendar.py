@@ -153,8 +153,7 @@ def test_the_window_shortcut_agrees_with_the_plain_definition(
     """``in_last_days`` skips converting instants far before the window; the answer is the
     definition's: up to as_of, on or after the window's first local date."""
     instant = as_of - back
-    plain = instant <= as_of and local_date(instant, zone) >= window_first_day(as_of, zone, days)
-    assert in_last_days(instant, as_of, zone, days) == plain
+    assert in_last_days(instant, as_of, zone, days) == _plainly_in(instant, as_of, zone, days)
 
 
 @pytest.mark.parametrize("zone", [ZoneInfo(z) for z in JUMPY_ZONES[:2]])
@@ -166,10 +165,12 @@ def test_the_window_shortcut_holds_across_a_skipped_day(zone: ZoneInfo) -> None:
         as_of = jump + timedelta(hours=as_of_hours)
         for back_hours in range(-30, 24 * 20):
             instant = as_of - timedelta(hours=back_hours)
-            plain = instant <= as_of and local_date(instant, zone) >= window_first_day(
-                as_of, zone, 14
-            )
-            assert in_last_days(instant, as_of, zone, 14) == plain
+            assert in_last_days(instant, as_of, zone, 14) == _plainly_in(instant, as_of, zone, 14)
+
+
+def _plainly_in(instant: datetime, as_of: datetime, zone: ZoneInfo, days: int) -> bool:
+    """The definition: up to as_of, on or after the window's first local date."""
+    return instant <= as_of and local_date(instant, zone) >= window_first_day(as_of, zone, days)
 
 
 # --- as_of --------------------------------------------------------------------------------
