@@ -106,7 +106,7 @@ def standings(session: Session, where: Scope) -> list[Standing]:
     """
     answers = _every_row_answers(session, where)
     fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings, answers)
-    stale = stale_patient_ids(session, where)
+    stale = _stale_patient_ids(session, where, answers)
     return sorted(fast + _slow_standings(session, where, stale), key=lambda s: s.patient_id)
 
 
@@ -116,10 +116,11 @@ def _every_row_answers(session: Session, where: Scope) -> bool:
     return rollups.usable(session, where.org_id, where.settings, where.as_of)
 
 
-def stale_patient_ids(session: Session, where: Scope) -> list[str]:
+def _stale_patient_ids(session: Session, where: Scope, every_row_answers: bool) -> list[str]:
     """Active patients whose derived state cannot answer at as_of: none when the org's
-    derived status says so, else a scan of patients and their state."""
-    if _every_row_answers(session, where):
+    derived status says so (``_every_row_answers``, read once by the caller), else a scan
+    of patients and their state."""
+    if every_row_answers:
         return []
     return risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
 
@@ -135,7 +136,7 @@ def population_tally(session: Session, where: Scope) -> Tally:
     cannot answer for, from their histories."""
     answers = _every_row_answers(session, where)
     counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings, answers)
-    stale = stale_patient_ids(session, where)
+    stale = _stale_patient_ids(session, where, answers)
     return counts + Tally.of(_slow_standings(session, where, stale))
 
 
@@ -184,7 +185,7 @@ def prioritized(
     patient (the usual case: as_of now); merged in Python with the straight path otherwise."""
     answers = _every_row_answers(session, where)
     level = None if risk_level == "all" else risk_level
-    if not stale_patient_ids(session, where):
+    if not _stale_patient_ids(session, where, answers):
         counts, page_ids = risk_queries.listed_page(
             session,
             where.org_id,
