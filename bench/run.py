@@ -226,9 +226,7 @@ def settle(url: str) -> float | None:
     if not url.startswith("postgresql"):
         return None
     started = time.perf_counter()
-    engine = create_engine(
-        url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text("VACUUM (ANALYZE)"))

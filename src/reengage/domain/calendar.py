@@ -44,6 +44,10 @@ def state_instant(day: date, as_of: datetime, zone: ZoneInfo) -> datetime:
     return min(end_of_day(day, zone), as_of)
 
 
+# No zone's offset has ever moved by more than a day at once (Apia skipped 30 December 2011).
+OFFSET_MARGIN_DAYS = 3
+
+
 @lru_cache(maxsize=256)  # asked once per record tested against a window, for the same as_of
 def window_first_day(as_of: datetime, zone: ZoneInfo, days: int) -> date:
     """First calendar day of "the last ``days`` days", which end on as_of's date."""
@@ -60,9 +64,6 @@ def in_last_days(instant: datetime, as_of: datetime, zone: ZoneInfo, days: int) 
     if instant > as_of or as_of - instant > timedelta(days=days + OFFSET_MARGIN_DAYS):
         return False
     return local_date(instant, zone) >= window_first_day(as_of, zone, days)
-
-
-OFFSET_MARGIN_DAYS = 3
 
 
 def days_between(earlier: datetime, later: datetime, zone: ZoneInfo) -> int:
