@@ -166,6 +166,14 @@ def test_tick_labels_use_thousands_separators_and_the_steps_decimals() -> None:
     assert [t.text for t in axis] == ["0", "0.05", "0.10", "0.15", "0.20"]
 
 
+@pytest.mark.parametrize("tiny", [5e-324, 1e-100, 9.9e-7])
+def test_data_too_small_to_label_gets_the_empty_charts_axis(tiny: float) -> None:
+    """Hypothesis found 5e-324 refused as "too small for its labels": its ticks needed 324
+    decimals. Below a millionth the axis is the 0..1 of a chart without data."""
+    root = parse(line_chart("t", ["a", "b"], [Series("n", [0, tiny], "a")], chart_id="c"))
+    assert y_ticks(root) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
 def test_all_zero_data_gets_a_zero_to_one_axis_with_points_on_the_baseline() -> None:
     root = parse(line_chart("t", days(3), [Series("n", [0, 0, 0], "a")], chart_id="c"))
     assert y_ticks(root) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]

@@ -261,13 +261,19 @@ def _max_value(series: Sequence[Series]) -> float:
     return max((float(v) for s in series for v in s.values if v is not None), default=0.0)
 
 
+_FINEST_VALUE = 1e-6
+
+
 def _nice_scale(max_value: float) -> _Scale:
     """Pick 4 to 6 ticks from 0 with a 1, 2 or 5 x 10^k step, the smallest that covers the data.
 
     Decimal keeps the step exact, so tick labels never read 0.30000000000000004 and the top
-    tick is never a rounding error below the largest value. No data still gets a 0..1 axis.
+    tick is never a rounding error below the largest value. No data still gets a 0..1 axis,
+    and so does data below ``_FINEST_VALUE``: its steps would need labels hundreds of digits
+    wide (5e-324 made the chart "too small for its labels"), and nothing the dashboard
+    plots, counts and one-decimal rates, is that small.
     """
-    if max_value <= 0:
+    if max_value < _FINEST_VALUE:
         max_value = 1.0
     target = Decimal(max_value)
     # Start one decade low so the first candidate is too fine; the first that fits then has
