@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from reengage.analytics import state
 from reengage.auth import service as auth_service
 from reengage.cli import app as cli_app
 from reengage.config import get_settings
@@ -28,7 +29,18 @@ from reengage.db.engine import make_sessionmaker
 from reengage.demo import DemoError, PatientHistory, generator, load_demo, loader
 from reengage.demo.generator import HISTORY_DAYS, Row, rows
 from reengage.domain.records import communication_problems
-from reengage.models import Appointment, Communication, Followup, Org, Patient
+from reengage.models import (
+    Appointment,
+    AttemptOutcome,
+    Communication,
+    DailyRollup,
+    DerivedStatus,
+    Followup,
+    Org,
+    Patient,
+    PatientState,
+    RiskSpan,
+)
 from reengage.records.schemas import AppointmentIn, CommunicationIn, FollowupIn, PatientIn
 from tests.factories import OrgFixture
 
@@ -352,6 +364,73 @@ def test_a_failed_load_leaves_no_partial_demo(
     assert _counts(session, org.id) == dict.fromkeys(MODELS, 0)
     load_demo(engine, org.id, 5, 1, AS_OF)  # and the org is still usable
     assert _count(session, Patient, org.id) == 5
+
+
+DERIVED_MODELS: tuple[Any, ...] = (PatientState, AttemptOutcome, RiskSpan, DailyRollup)
+
+
+def _derived(session: Session, org_id: str) -> dict[str, Any]:
+    """Every derived row of the org (without the org id), and its derived status."""
+    out: dict[str, Any] = {}
+    for model in DERIVED_MODELS:
+        table = model.__table__
+        columns = [c for c in table.columns if c.name != "org_id"]
+        found = session.execute(select(*columns).where(table.c.org_id == org_id)).all()
+        out[table.name] = sorted(tuple(row) for row in found)
+    status = session.get(DerivedStatus, org_id)
+    assert status is not None
+    out["status"] = (status.settings_key, status.latest_at)
+    return out
+
+
+def test_worker_processes_build_the_derived_state_the_load_would_in_place(
+    engine: Engine,
+    org: OrgFixture,
+    other_org: OrgFixture,
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same clinic loaded twice: its derived rows computed in this process, and in two
+    worker processes with several chunks in flight at once; then rebuilt by workers."""
+    monkeypatch.setattr(loader, "CHUNK_PATIENTS", 40)
+    calls: list[tuple[str, int, int]] = []
+    load_demo(engine, org.id, 300, 5, AS_OF, workers=0)
+    load_demo(engine, other_org.id, 300, 5, AS_OF, lambda *a: calls.append(a), workers=2)
+    in_place = _derived(session, org.id)
+    assert all(in_place.values()) and len(in_place["patient_state"]) == 300
+    assert _derived(session, other_org.id) == in_place
+    assert calls[-1] == ("patient state", 300, 300)
+    assert [c for c in calls if c[0] == "patient state"] == [
+        ("patient state", n, 300) for n in (*range(40, 300, 40), 300)
+    ]
+    assert state.rebuild(session, other_org.id, workers=2) == 300
+    session.commit()
+    assert _derived(session, other_org.id) == in_place
+
+
+def test_a_failure_in_a_worker_process_leaves_no_partial_demo(
+    engine: Engine, org: OrgFixture, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loader, "CHUNK_PATIENTS", 40)
+    real = state.derive
+
+    def derive(org_id: str, settings: Any, histories: Any) -> Any:
+        histories = list(histories)
+        if any(h.id == "pat-000123" for h in histories):
+            raise RuntimeError("worker broke")
+        return real(org_id, settings, histories)
+
+    monkeypatch.setattr(state, "derive", derive)  # workers are forked: they see it too
+    status = session.get(DerivedStatus, org.id)
+    before = status and (status.settings_key, status.latest_at)
+    session.rollback()
+    with pytest.raises(RuntimeError, match="worker broke"):
+        load_demo(engine, org.id, 300, 5, AS_OF, workers=2)
+    assert _counts(session, org.id) == dict.fromkeys(MODELS, 0)
+    for model in DERIVED_MODELS:
+        assert _count(session, model, org.id) == 0
+    status = session.get(DerivedStatus, org.id)
+    assert (status and (status.settings_key, status.latest_at)) == before
 
 
 # -- the command ---------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def state_rebuild(
         else:
             org_ids = [org_id]
         for one in org_ids:
-            count = state.rebuild(session, one)
+            count = state.rebuild(session, one, workers=None)
             session.commit()
             typer.echo(f"{one}: {count} patients")
 

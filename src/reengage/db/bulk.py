@@ -3,24 +3,33 @@
 A bulk load of a generated clinic and a rebuild of an org's derived rows both write
 hundreds of thousands of rows in one transaction; on PostgreSQL ``COPY`` takes them about
 five times faster than an executemany of INSERTs. COPY bypasses SQLAlchemy's column types,
-so the values are converted here to exactly what those types would store: naive UTC
-datetimes (as ``UTCDateTime`` does) and JSON text for JSON columns.
+so the values are converted here to what those types would store: naive UTC datetimes (as
+``UTCDateTime`` does). It runs in PostgreSQL's binary format, each column sent as its
+declared type: neither side formats or parses text, which took a fifth of a load's time
+on both sides.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
-from sqlalchemy.types import JSON
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from reengage.db.types import UTCDateTime
 
 Row = Mapping[str, Any]
 Writer = Callable[[Table, Sequence[Row]], None]
+# Rows already in COPY's form (``converter``): values in column order.
+Prepared = Sequence[Any]
+PreparedWriter = Callable[[Table, Sequence[Prepared]], None]
 
 
 def writer(conn: Connection) -> Writer:
@@ -40,39 +49,77 @@ def _core_writer(conn: Connection) -> Writer:
 
 
 def _postgres_writer(conn: Connection) -> Writer:
-    """``COPY ... FROM STDIN`` on the transaction's own psycopg connection."""
-    from psycopg import sql
-
-    driver: Any = conn.connection.driver_connection
-    plans: dict[str, tuple[Any, Sequence[tuple[str, Callable[[Any], Any]]]]] = {}
+    copy_rows = prepared_writer(conn)
+    converters: dict[str, Callable[[Row], list[Any]]] = {}
 
     def write(table: Table, rows: Sequence[Row]) -> None:
         if not rows:
             return
-        if table.name not in plans:
-            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(table.name),
-                sql.SQL(", ").join(sql.Identifier(column.name) for column in table.columns),
-            )
-            plans[table.name] = (statement, _copy_plan(table))
-        statement, plan = plans[table.name]
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([convert(row.get(name)) for name, convert in plan])
+        convert = converters.get(table.name)
+        if convert is None:
+            convert = converters[table.name] = converter(table)
+        copy_rows(table, [convert(row) for row in rows])
 
     return write
 
 
-def _copy_plan(table: Table) -> Sequence[tuple[str, Callable[[Any], Any]]]:
-    plan: list[tuple[str, Callable[[Any], Any]]] = []
-    for column in table.columns:
-        if isinstance(column.type, UTCDateTime):
-            plan.append((column.name, _naive_utc))
-        elif isinstance(column.type, JSON):
-            plan.append((column.name, json.dumps))
-        else:
-            plan.append((column.name, _same))
-    return plan
+def prepared_writer(conn: Connection) -> PreparedWriter:
+    """``COPY ... FROM STDIN`` of rows already converted by ``converter``, on the
+    transaction's own psycopg connection (PostgreSQL only). Rows computed in another
+    process arrive so, and cost this one only the sending."""
+    driver: Any = conn.connection.driver_connection
+
+    def write(table: Table, rows: Sequence[Prepared]) -> None:
+        if not rows:
+            return
+        statement, types = _copy_plan(table)
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    return write
+
+
+@cache
+def _copy_plan(table: Table) -> tuple[Any, list[str]]:
+    """The table's binary ``COPY`` statement and its columns' type names."""
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table.name),
+        sql.SQL(", ").join(sql.Identifier(column.name) for column in table.columns),
+    )
+    return statement, [_type_name(column.type) for column in table.columns]
+
+
+def converter(table: Table) -> Callable[[Row], list[Any]]:
+    """A row (a dict by column name) as ``COPY`` takes it: its values in column order,
+    instants as naive UTC. A missing key is a NULL."""
+    names = [column.name for column in table.columns]
+    take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    instants = [i for i, c in enumerate(table.columns) if isinstance(c.type, UTCDateTime)]
+
+    def convert(row: Row) -> list[Any]:
+        try:
+            values = list(take(row))  # one C call for the usual row, which has every column
+        except KeyError:
+            values = [row.get(name) for name in names]
+        for i in instants:
+            values[i] = _naive_utc(values[i])
+        return values
+
+    return convert
+
+
+def _type_name(column_type: TypeEngine[Any]) -> str:
+    """The PostgreSQL type a column is declared with, as psycopg names it for binary COPY:
+    ``VARCHAR(64) COLLATE "C"`` is ``varchar``, ``TIMESTAMP WITHOUT TIME ZONE`` is
+    ``timestamp``."""
+    dialect: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    declared = column_type.compile(dialect=dialect).lower()
+    declared = re.sub(r"\(.*?\)|\s+collate\s+.*$", "", declared).strip()
+    return {"timestamp without time zone": "timestamp", "integer": "int4"}.get(declared, declared)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -81,7 +128,3 @@ def _naive_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is not UTC:  # the generator's are UTC already; skip the conversion then
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None)
-
-
-def _same(value: Any) -> Any:
-    return value

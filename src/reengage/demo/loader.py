@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.orm import Session
 
 from reengage.analytics import state
+from reengage.analytics.queries import HISTORY_COLUMNS, PATIENT_COLUMNS, PackedHistory, pack
 from reengage.db import bulk
 from reengage.demo.generator import DEFAULT_OPTIONS, Options, PatientHistory, Row, generate
 from reengage.models import Appointment, Communication, Followup, Org, Patient
@@ -26,6 +27,7 @@ Progress = Callable[[str, int, int], None]
 
 # Patients per flush: about 13,000 rows, enough to amortise each statement, small in memory.
 CHUNK_PATIENTS = 1000
+DERIVED_TABLES = ("patient_state", "attempt_outcomes", "risk_spans", "daily_rollups")
 # Patients first: the other tables' foreign keys name them.
 TABLES: tuple[Table, ...] = tuple(
     model.__table__  # type: ignore[misc]
@@ -60,13 +62,15 @@ def load_demo(
     as_of: datetime,
     progress: Progress | None = None,
     options: Options = DEFAULT_OPTIONS,
+    workers: int | None = None,
 ) -> DemoSummary:
     """Generate a demo clinic of ``patients`` patients and write it into an empty org.
 
     The org must exist (its timezone sets the clinic's hours) and have no patients:
     a demo mixed into real or earlier data would make both meaningless.
     ``progress(stage, done, total)`` is called after every chunk. ``options`` make another
-    clinic than the demo (the benchmark's longer, busier histories).
+    clinic than the demo (the benchmark's longer, busier histories). ``workers``: processes
+    to build the derived state in (``state.OrgBuild``); None picks by size and machine.
     """
     if patients < 1:
         raise DemoError("the demo needs at least one patient")
@@ -74,39 +78,38 @@ def load_demo(
         raise DemoError("as_of needs a UTC offset")
     started = time.perf_counter()
     counts = dict.fromkeys((table.name for table in TABLES), 0)
-    with engine.begin() as conn:
+    with engine.begin() as conn, Session(bind=conn) as session:
         timezone = _empty_org_timezone(conn, org_id)
+        chunk: list[PatientHistory] = []
+
+        def state_progress(done: int, total: int) -> None:
+            if progress is not None:
+                progress("patient state", done, total)
+
+        # The derived state is built from the generated histories as they are written (in
+        # worker processes for a big clinic), in the same transaction: the demo appears
+        # complete or not at all.
         write = bulk.writer(conn)
-        buffers: dict[str, list[Row]] = {table.name: [] for table in TABLES}
-        for done, history in enumerate(
-            generate(org_id, patients, seed, as_of, timezone, options), 1
-        ):
-            _collect(buffers, history)
-            if done % CHUNK_PATIENTS == 0 or done == patients:
-                for table in TABLES:
-                    rows = buffers[table.name]
-                    if rows:
+        with state.OrgBuild(session, org_id, patients, state_progress, workers) as build:
+            for done, history in enumerate(
+                generate(org_id, patients, seed, as_of, timezone, options), 1
+            ):
+                chunk.append(history)
+                if done % CHUNK_PATIENTS == 0 or done == patients:
+                    for table in TABLES:
+                        rows = [row for h in chunk for row in _rows_of(h, table.name)]
                         write(table, rows)
                         counts[table.name] += len(rows)
-                        rows.clear()
-                if progress is not None:
-                    progress("patients", done, patients)
+                    if progress is not None:
+                        progress("patients", done, patients)
+                    build.add([_packed(h) for h in chunk])
+                    chunk.clear()
+        session.flush()
         if conn.dialect.name == "postgresql":
-            # Planner statistics for tables that just grew from nothing; cheap (sampled).
-            for table in TABLES:
-                conn.exec_driver_sql(f"ANALYZE {table.name}")
-        # The derived state, in the same transaction: the demo appears complete or not at all.
-        with Session(bind=conn) as session:
-            state.rebuild(
-                session,
-                org_id,
-                (lambda done, total: progress("patient state", done, total)) if progress else None,
-            )
-            session.flush()
-        if conn.dialect.name == "postgresql":
-            # Without statistics the planner takes the new derived tables for tiny and
-            # scans an org's whole index instead of looking patients up by key.
-            for name in ("patient_state", "attempt_outcomes", "risk_spans", "daily_rollups"):
+            # Planner statistics for tables that just grew from nothing (cheap: sampled).
+            # Without them the planner takes the derived tables for tiny and scans an org's
+            # whole index instead of looking patients up by key.
+            for name in (*(table.name for table in TABLES), *DERIVED_TABLES):
                 conn.exec_driver_sql(f"ANALYZE {name}")
     return DemoSummary(
         patients=counts["patients"],
@@ -137,8 +140,23 @@ def _empty_org_timezone(conn: Connection, org_id: str) -> str:
     return str(settings.get("timezone") or "UTC")
 
 
-def _collect(buffers: dict[str, list[Row]], history: PatientHistory) -> None:
-    buffers["patients"].append(history.patient)
-    buffers["appointments"].extend(history.appointments)
-    buffers["communications"].extend(history.communications)
-    buffers["followups"].extend(history.followups)
+def _rows_of(history: PatientHistory, table: str) -> list[Row]:
+    if table == "patients":
+        return [history.patient]
+    rows: list[Row] = getattr(history, table)
+    return rows
+
+
+def _packed(history: PatientHistory) -> PackedHistory:
+    """The generated history as the derived state's build takes it (no database read)."""
+    return pack(
+        [history.patient[name] for name in PATIENT_COLUMNS],
+        *(
+            [[row[name] for name in HISTORY_COLUMNS[model]] for row in rows]
+            for model, rows in (
+                (Appointment, history.appointments),
+                (Communication, history.communications),
+                (Followup, history.followups),
+            )
+        ),
+    )

@@ -39,9 +39,20 @@ def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).astimezone(zone)
 
 
+@lru_cache(maxsize=65536)
+def _end_of_day_utc(day: date, zone: ZoneInfo) -> datetime:
+    return end_of_day(day, zone).astimezone(UTC)
+
+
 def state_instant(day: date, as_of: datetime, zone: ZoneInfo) -> datetime:
-    """A patient's state at the end of ``day``: as of the earlier of its last instant and as_of."""
-    return min(end_of_day(day, zone), as_of)
+    """A patient's state at the end of ``day``: as of the earlier of its last instant and as_of.
+
+    The day's end is labelled UTC, like the records it is compared with: datetimes of one
+    tzinfo compare without working out offsets, and a day walk compares each end with
+    dozens of them.
+    """
+    end = _end_of_day_utc(day, zone)
+    return end if end <= as_of else as_of
 
 
 # No zone's offset has ever moved by more than a day at once (Apia skipped 30 December 2011).

@@ -11,6 +11,7 @@ from fractions import Fraction
 from reengage.domain.calendar import ONE_MICROSECOND, local_date, window_first_day
 from reengage.domain.history import Communication, PatientHistory
 from reengage.domain.outreach import conversion, followed_by_contact, round_one_decimal
+from reengage.domain.outreach_index import OutreachIndex
 from reengage.domain.risk import AT_RISK_TIERS, tier_at
 from reengage.domain.settings import OrgSettings
 from reengage.domain.tier_timeline import TierTimeline
@@ -37,9 +38,11 @@ def attempt_outcome(
     as_of: datetime,
     settings: OrgSettings,
     timeline: TierTimeline | None = None,
+    index: OutreachIndex | None = None,
 ) -> AttemptOutcome:
-    """``timeline``, when given, answers the tier before the attempt (the same as
-    ``tier_at``, without reading the history again)."""
+    """``timeline`` and ``index``, when given, answer the tier before the attempt and its
+    outcome (the same as ``tier_at``, ``followed_by_contact`` and ``converted_at``, without
+    reading the history again)."""
     before = attempt.sent_at - ONE_MICROSECOND
     # A patient not yet part of the data just before the attempt was in no tier.
     if timeline is not None:
@@ -50,8 +53,16 @@ def attempt_outcome(
         communication_id=attempt.id,
         sent_at=attempt.sent_at,
         tier_before=tier if tier in AT_RISK_TIERS else None,
-        contacted=followed_by_contact(attempt, history, as_of, settings.attribution_window_days),
-        converted_at=converted_at(history, attempt, as_of, settings),
+        contacted=(
+            index.contacted(attempt)
+            if index is not None
+            else followed_by_contact(attempt, history, as_of, settings.attribution_window_days)
+        ),
+        converted_at=(
+            index.converted_at(attempt)
+            if index is not None
+            else converted_at(history, attempt, as_of, settings)
+        ),
     )
 
 
@@ -71,15 +82,18 @@ def converted_at(
     return booking.booked_at if booking is not None else None
 
 
-def attempt_outcomes(history: PatientHistory, settings: OrgSettings) -> list[AttemptOutcome]:
+def attempt_outcomes(
+    history: PatientHistory, settings: OrgSettings, timeline: TierTimeline | None = None
+) -> list[AttemptOutcome]:
     """Every attempt's outcome with all of the history known: what the derived
     ``attempt_outcomes`` table keeps. ``tier_before`` and ``contacted`` hold for any as_of at
     or after the patient's horizon; ``converted_at`` for any as_of (the contact converted by
-    as_of exactly when this booking is at or before as_of)."""
-    timeline = TierTimeline(history, settings)
+    as_of exactly when this booking is at or before as_of). ``timeline``: the history's, when
+    the caller has one."""
+    timeline = timeline or TierTimeline(history, settings)
+    index = OutreachIndex(history, END_OF_TIME, settings.attribution_window_days, settings.zone())
     return [
-        attempt_outcome(history, a, END_OF_TIME, settings, timeline)
-        for a in history.attempts(END_OF_TIME)
+        attempt_outcome(history, a, END_OF_TIME, settings, timeline, index) for a in index.attempts
     ]
 
 

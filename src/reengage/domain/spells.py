@@ -112,20 +112,27 @@ def tier_at_end_of(
     return tier_at(history, instant, settings)
 
 
-def risk_spans(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> list[Span]:
+def risk_spans(
+    history: PatientHistory,
+    as_of: datetime,
+    settings: OrgSettings,
+    timeline: TierTimeline | None = None,
+) -> list[Span]:
     """The at-risk tiers a patient went through, day by day, grouped in spells; for the
     derived ``risk_spans`` table, which answers trends without reading histories. Tiers
-    come from a ``TierTimeline`` (``tier_at_end_of`` would read the history once per day)."""
+    come from a ``TierTimeline`` (``tier_at_end_of`` would read the history once per day):
+    ``timeline``, the history's, when the caller has one."""
     zone = settings.zone()
     today = local_date(as_of, zone)
     days = sorted({d for d in _change_days(history, as_of, settings) if d <= today})
     contacts = contact_days(history, as_of, settings)
     sent_days = sorted(local_date(a.sent_at, zone) for a in history.attempts(as_of))
-    timeline = TierTimeline(history, settings)
+    timeline = timeline or TierTimeline(history, settings)
     runs: list[tuple[str, date, date | None]] = []
     for day in days:
         instant = state_instant(day, as_of, zone)
-        tier = timeline.tier_at(instant) if timeline.in_population(instant) else None
+        # The instant falls on ``day``: its end, or as_of on as_of's own date.
+        tier = timeline.tier_at(instant, day) if timeline.in_population(instant) else None
         tier = tier if tier is not None and is_at_risk(tier) else None
         current = runs[-1] if runs and runs[-1][2] is None else None
         if current is not None and current[0] != tier:

@@ -79,10 +79,14 @@ class TierTimeline:
         run = bisect_right(self._booked_from, at) - 1
         return run >= 0 and at < self._booked_until[run]
 
-    def tier_at(self, at: datetime) -> str:
+    def tier_at(self, at: datetime, day: date | None = None) -> str:
+        """``day``: ``at``'s local date, when the caller knows it."""
+        # In UTC, like the records: datetimes of one tzinfo compare without working out
+        # offsets, and each bisection compares a dozen times.
+        at = at.astimezone(UTC)
         if self._settings.booked_patients_are_engaged and self.booked_at(at):
             return "engaged"
         seen = bisect_right(self._visible, at)
         contact_day = self._latest_day[seen - 1] if seen else self._start_day
-        days = (local_date(at, self._zone) - contact_day).days
+        days = ((day or local_date(at, self._zone)) - contact_day).days
         return tier_for_days(days, self._settings.tier_thresholds)
