@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
@@ -39,9 +39,6 @@ class AttemptOutcome(Base):
     settings_key: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["org_id", "patient_id"], ["patients.org_id", "patients.id"], ondelete="CASCADE"
-        ),
         Index("ix_attempt_outcomes_org_day", "org_id", "sent_day"),
         Index("ix_attempt_outcomes_org_patient", "org_id", "patient_id"),
     )

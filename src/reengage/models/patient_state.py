@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
@@ -37,9 +37,6 @@ class PatientState(Base):
     settings_key: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["org_id", "patient_id"], ["patients.org_id", "patients.id"], ondelete="CASCADE"
-        ),
         # The risk statement reads an org's active patients: found by index, not by a scan.
         Index("ix_patient_state_org_status", "org_id", "status"),
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
@@ -31,9 +31,6 @@ class RiskSpan(Base):
     settings_key: Mapped[str] = mapped_column(String(200))
 
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["org_id", "patient_id"], ["patients.org_id", "patients.id"], ondelete="CASCADE"
-        ),
         Index("ix_risk_spans_org_first_day", "org_id", "first_day"),
         Index("ix_risk_spans_org_spell_end_day", "org_id", "spell_end_day"),
     )
