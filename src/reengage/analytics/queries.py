@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import DateTime, delete, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from reengage.db import bulk
+from reengage.db.types import UTCDateTime
 from reengage.domain import history as domain
 from reengage.models import (
     Appointment,
@@ -58,6 +59,20 @@ HISTORY_COLUMNS: dict[Any, tuple[str, ...]] = {
 }
 
 
+def utc_instant(column: Any) -> Any:
+    """An instant column read as PostgreSQL's ``timestamptz`` (stored naive UTC), which the
+    driver turns into an aware UTC datetime itself (the session's time zone is UTC), instead
+    of a naive one that ``UTCDateTime`` labels in Python: a page of long histories spent a
+    fifth of its time there. Other columns as they are."""
+    if not isinstance(column.type, UTCDateTime):
+        return column
+    return type_coerce(func.timezone("UTC", column), DateTime(timezone=True)).label(column.name)
+
+
+def _same(column: Any) -> Any:
+    return column
+
+
 def _by_patient(
     session: Session,
     model: Any,
@@ -68,7 +83,8 @@ def _by_patient(
     """Each patient's records of the model, as the domain record's field values."""
     grouped: dict[str, list[Any]] = defaultdict(list)
     table = model.__table__
-    columns = [table.c[name] for name in HISTORY_COLUMNS[model]]
+    read = utc_instant if session.get_bind().dialect.name == "postgresql" else _same
+    columns = [read(table.c[name]) for name in HISTORY_COLUMNS[model]]
     for where in patient_selections(table.c.patient_id, patient_ids, id_range):
         stmt = select(table.c.patient_id, *columns).where(table.c.org_id == org_id, *where)
         # ``all()`` fetches in one call; iterating the result fetches row by row.
