@@ -26,7 +26,6 @@ class OutreachIndex:
     ) -> None:
         self.as_of = as_of
         self.window = timedelta(days=window_days)
-        self.window_days = window_days
         self.zone = zone
         self.attempts = history.attempts(as_of)
         self._contacts = sorted(history.contact_times(as_of))
@@ -62,5 +61,5 @@ class OutreachIndex:
         booked = self._booked_at[first]
         if later < len(self._successes) and booked >= self._successes[later][0]:
             return None
-        last_day = local_date(success, self.zone) + timedelta(days=self.window_days)
+        last_day = local_date(success, self.zone) + self.window
         return booked if local_date(booked, self.zone) <= last_day else None
