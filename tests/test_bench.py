@@ -32,7 +32,7 @@ from tests.conftest import DATABASES, PG_ADMIN_URL
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 from duckdb_reference import Reference, export, mismatches  # noqa: E402
-from run import ENDPOINTS, NINE_YEARS, THREE_YEARS  # noqa: E402
+from run import ENDPOINTS, MOVING, NINE_YEARS, THREE_YEARS  # noqa: E402
 
 AS_OF = demo_checks.AS_OF
 TIMEZONE = demo_checks.TIMEZONE
@@ -166,7 +166,8 @@ def test_the_bench_command_runs_at_a_tiny_size(tmp_path: Path) -> None:
     for r in results:
         assert r["errors"] == []
         assert r["patients"] == 200 and r["records"]["appointments"] > 1000
-        assert set(r["endpoints"]) == {name for name, _, _ in ENDPOINTS}
+        assert set(r["endpoints"]) == {name for name, _, _ in (*ENDPOINTS, MOVING)}
+        assert r["first_request_ms"] > 0
         for timing in r["endpoints"].values():
             assert timing["requests"] == 3
             assert 0 < timing["p50"] <= timing["p95"]

@@ -74,7 +74,9 @@ def only_params(*allowed: str) -> Callable[[Request], None]:
 def get_risk_metrics(
     org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None
 ) -> RiskMetrics:
-    return service.risk_metrics(session, service.scope(session, org_id, as_of))
+    result = service.risk_metrics(session, service.scope(session, org_id, as_of))
+    session.commit()  # the standings it brought up to date (``standing_cache``)
+    return result
 
 
 @router.get(
@@ -89,7 +91,9 @@ def get_risk_metrics(
     dependencies=[Depends(only_params("as_of"))],
 )
 def get_overview(org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None) -> Overview:
-    return overview.overview(session, service.scope(session, org_id, as_of))
+    result = overview.overview(session, service.scope(session, org_id, as_of))
+    session.commit()  # the standings it brought up to date (``standing_cache``)
+    return result
 
 
 @router.get(

@@ -43,7 +43,12 @@ def patient_selections(
         return [[column.between(*id_range)]]
     if patient_ids is None:
         return [[]]
-    return [[column.in_(patient_ids[i : i + CHUNK])] for i in range(0, len(patient_ids), CHUNK)]
+    return [[column.in_(chunk)] for chunk in id_chunks(patient_ids)]
+
+
+def id_chunks(patient_ids: Sequence[str]) -> list[Sequence[str]]:
+    """The ids in lists short enough for one ``IN``."""
+    return [patient_ids[i : i + CHUNK] for i in range(0, len(patient_ids), CHUNK)]
 
 
 # What a history is made of: the domain records' fields, in their order. The records' other

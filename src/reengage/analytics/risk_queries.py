@@ -8,7 +8,7 @@ there; ``tests/test_risk_fast_path.py`` checks the two agree over random histori
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,8 +17,9 @@ from sqlalchemy import and_, case, func, literal, null, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from reengage.db.types import UTCDateTime
 from reengage.domain import risk
-from reengage.domain.calendar import local_date
+from reengage.domain.calendar import local_date, next_day_start
 from reengage.domain.prediction import qualifying_days
 from reengage.domain.settings import OrgSettings
 from reengage.models import AttemptOutcome, Communication, Patient, PatientState
@@ -68,12 +69,14 @@ def _level_fence(session: Session) -> int | None:
     return None if session.get_bind().dialect.name == "postgresql" else 0
 
 
-def _standings_subquery(
+def standings_subquery(
     session: Session,
     org_id: str,
     as_of: datetime,
     settings: OrgSettings,
     every_row_answers: bool = False,
+    patient_ids: Sequence[str] | None = None,
+    with_until: bool = False,
 ) -> Any:
     """One row per population patient whose derived state is valid at as_of: patient_id,
     tier (a ``TIER_CODES`` code), the four flags (0/1, ``future`` is 1 when booked), rule (a
@@ -81,6 +84,10 @@ def _standings_subquery(
 
     ``every_row_answers``: the org's derived status vouches that every row is fresh and
     dated at or before as_of (``rollups.usable``), so only the status is filtered on.
+    ``patient_ids``: only these patients. ``with_until``: also ``until_at``, the first
+    instant after as_of at which the row may read otherwise: as_of's day ends, the last
+    booked visit starts (``future`` turns 0), or the open follow-up falls due (from the
+    instant after it, ``overdue`` is 1; the row is recomputed at that instant, harmlessly).
 
     Three levels, each value computed once in the level below its readers: inlined, the
     tier would be evaluated in every rule and the rule in every date (the statement was
@@ -107,6 +114,22 @@ def _standings_subquery(
     score_window = today - (risk.MISSED_SCORE_WINDOW_DAYS - 1)
     cooldown = risk.CHECKIN_COOLDOWN_DAYS
     checkin_since = today - (cooldown - 1)
+    extra: list[Any] = []
+    if with_until:
+        day_end = literal(next_day_start(as_of, settings.zone()), UTCDateTime())
+        booked_until = case(
+            (and_(s.c.future_until > as_of, s.c.future_until < day_end), s.c.future_until),
+            else_=day_end,
+        )
+        extra.append(
+            case(
+                (
+                    and_(s.c.followup_due_at >= as_of, s.c.followup_due_at < booked_until),
+                    s.c.followup_due_at,
+                ),
+                else_=booked_until,
+            ).label("until_at")
+        )
     inner = (
         select(
             s.c.patient_id,
@@ -137,10 +160,12 @@ def _standings_subquery(
             _flag(s.c.last_attempt_day >= today - (risk.WEEK_DAYS - 1)).label("week"),
             (s.c.contact_day + t.medium).label("medium_day"),
             s.c.followup_due_day,
+            *extra,
         )
         .where(
             s.c.org_id == org_id,
             s.c.status == "active",
+            *([s.c.patient_id.in_(patient_ids)] if patient_ids is not None else ()),
             *(
                 ()
                 if every_row_answers
@@ -206,6 +231,7 @@ def _standings_subquery(
         c.days,
         next_day.label("next_day"),
         c.week,
+        *([c.until_at] if with_until else ()),
     ).subquery()
 
 
@@ -230,7 +256,7 @@ def standings(
     every_row_answers: bool = False,
 ) -> list[Standing]:
     """Standings of the population patients whose derived state is valid at as_of."""
-    st = _standings_subquery(session, org_id, as_of, settings, every_row_answers)
+    st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
     stmt = select(
         st.c.patient_id,
         st.c.tier,
@@ -313,7 +339,7 @@ class Tally:
         )
 
 
-def _listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[Any]:
+def listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[Any]:
     """The prioritized list's membership: an action to take, and the filters."""
     where: list[Any] = [st.c.rule != NO_ACTION_RULE]
     if risk_level is not None:
@@ -336,8 +362,14 @@ def _tally_columns(st: Any) -> list[Any]:
     return columns
 
 
-def _tally_of(row: Any) -> Tally:
-    values = [int(v or 0) for v in row]
+# The counts ``_tally_columns`` computes, in order: all, priority 1, the days' sum, the
+# weekly target, then per tier and per flag.
+TALLY_WIDTH = 4 + len(risk.TIERS) + len(risk.FLAGS)
+
+
+def tally_of(row: Sequence[Any]) -> Tally:
+    """The counts from the first ``TALLY_WIDTH`` values of a row."""
+    values = [int(v or 0) for v in row[:TALLY_WIDTH]]
     n_tiers = len(risk.TIERS)
     return Tally(
         tiers=dict(zip(risk.TIERS, values[4 : 4 + n_tiers], strict=True)),
@@ -349,6 +381,11 @@ def _tally_of(row: Any) -> Tally:
     )
 
 
+def tally_statement(st: Any, *checks: Any) -> Any:
+    """Counts over the standings ``st`` (``tally_of`` reads them), then ``checks``."""
+    return select(*_tally_columns(st), *checks)
+
+
 def tally(
     session: Session,
     org_id: str,
@@ -358,8 +395,8 @@ def tally(
 ) -> Tally:
     """Counts over the fast-path population in one aggregate query, without fetching a row
     per patient."""
-    st = _standings_subquery(session, org_id, as_of, settings, every_row_answers)
-    return _tally_of(session.execute(select(*_tally_columns(st))).one())
+    st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
+    return tally_of(session.execute(tally_statement(st)).one())
 
 
 SQL_SORTS = {
@@ -383,14 +420,23 @@ def listed_page(
 ) -> tuple[Tally, list[str]]:
     """The prioritized list's counts and the patient ids of one page, filtered, sorted and
     paged in SQL: one statement, whose standings are computed once for both."""
-    st = _standings_subquery(session, org_id, as_of, settings, every_row_answers)
+    st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
     listed = (
         select(*st.c)
-        .where(*_listed_filter(st, risk_level, flag))
+        .where(*listed_filter(st, risk_level, flag))
         .cte("listed")
         .prefix_with("MATERIALIZED")
     )
-    totals = select(*_tally_columns(listed)).subquery("totals")
+    rows = session.execute(page_statement(listed, sort_by, limit, offset)).all()
+    return page_of(rows)
+
+
+def page_statement(listed: Any, sort_by: str, limit: int, offset: int, *checks: Any) -> Any:
+    """One page of ``listed`` (standings with the list's filters applied) and the counts
+    over all of it, in one statement: a row per patient of the page (at least one row),
+    each ``patient_id``, the counts, then ``checks`` (scalar values the caller asks for in
+    the same snapshot of the data)."""
+    totals = select(*_tally_columns(listed), *checks).subquery("totals")
     page = (
         select(listed.c.patient_id, listed.c.score, listed.c.days, listed.c.next_day)
         .order_by(*SQL_SORTS[sort_by](listed))
@@ -398,13 +444,16 @@ def listed_page(
         .offset(offset)
         .subquery("page")
     )
-    stmt = (
+    return (
         select(page.c.patient_id, *totals.c)
         .select_from(totals.outerjoin(page, true()))
         .order_by(*SQL_SORTS[sort_by](page))
     )
-    rows = session.execute(stmt).all()
-    return _tally_of(rows[0][1:]), [row[0] for row in rows if row[0] is not None]
+
+
+def page_of(rows: Sequence[Any]) -> tuple[Tally, list[str]]:
+    """``page_statement``'s rows as the counts and the page's patient ids."""
+    return tally_of(rows[0][1:]), [row[0] for row in rows if row[0] is not None]
 
 
 def stale_patient_ids(

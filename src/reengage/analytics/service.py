@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics import queries, risk_queries, rollups
+from reengage.analytics import queries, risk_queries, rollups, standing_cache
 from reengage.analytics.risk_queries import Standing, Tally
 from reengage.analytics.schemas import (
     Alerts,
@@ -132,8 +132,11 @@ def reference_standings(session: Session, where: Scope) -> list[Standing]:
 
 
 def population_tally(session: Session, where: Scope) -> Tally:
-    """Counts over the population: in SQL over the derived state, plus the patients it
-    cannot answer for, from their histories."""
+    """Counts over the population: from the stored standings when they answer; else in SQL
+    over the derived state, plus the patients it cannot answer for, from their histories."""
+    kept = standing_cache.tally(session, where)
+    if kept is not None:
+        return kept
     answers = _every_row_answers(session, where)
     counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings, answers)
     stale = _stale_patient_ids(session, where, answers)
@@ -181,11 +184,17 @@ def prioritized(
     limit: int,
     offset: int,
 ) -> PrioritizedList:
-    """Filtered, sorted, paged and counted in SQL when the derived state answers for every
-    patient (the usual case: as_of now); merged in Python with the straight path otherwise."""
-    answers = _every_row_answers(session, where)
+    """From the stored standings when they answer (the usual case: as_of now); else
+    filtered, sorted, paged and counted in SQL when the derived state answers for every
+    patient; merged in Python with the straight path otherwise."""
     level = None if risk_level == "all" else risk_level
-    if not _stale_patient_ids(session, where, answers):
+    kept = standing_cache.listed_page(
+        session, where, level, action_required, sort_by, limit, offset
+    )
+    answers = kept is None and _every_row_answers(session, where)
+    if kept is not None:
+        counts, page_ids = kept
+    elif not _stale_patient_ids(session, where, answers):
         counts, page_ids = risk_queries.listed_page(
             session,
             where.org_id,

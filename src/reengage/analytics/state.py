@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, rollup_queries, rollups
+from reengage.analytics import queries, rollup_queries, rollups, standing_queries
 from reengage.analytics.queries import DerivedRows, PackedHistory
 from reengage.analytics.rollup_queries import Sums
 from reengage.domain.calendar import local_date
@@ -56,6 +56,8 @@ def refresh(session: Session, org_id: str, patient_ids: Iterable[str]) -> None:
     queries.replace_derived(session, org_id, ids, rows)
     rollup_queries.add(session, org_id, rollups.difference(written.sums, old))
     rollup_queries.extend_status(session, org_id, written.latest_at)
+    # Last: it may wait for a read bringing the standings up to date (see ``invalidate``).
+    standing_queries.invalidate(session, org_id, ids)
 
 
 def rebuild(
@@ -212,6 +214,7 @@ class OrgBuild:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
         queries.replace_derived(self.session, self.org_id, None, DerivedRows())
         rollup_queries.clear(self.session, self.org_id)
+        standing_queries.clear(self.session, self.org_id)
         return self
 
     def add(self, packed: list[PackedHistory]) -> None:

@@ -184,6 +184,7 @@ def home(request: Request, session: DbSession, user: User) -> Response:
     where = _scope(session, user)
     metrics = service.risk_metrics(session, where)
     cards = overview.overview(session, where)
+    session.commit()  # the standings they brought up to date (``standing_cache``)
     return render(
         request,
         "home.html",

@@ -39,6 +39,11 @@ def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).astimezone(zone)
 
 
+def next_day_start(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant of the day after ``instant``'s day in ``zone``, in UTC."""
+    return start_of_day(local_date(instant, zone) + timedelta(days=1), zone).astimezone(UTC)
+
+
 @lru_cache(maxsize=65536)
 def _end_of_day_utc(day: date, zone: ZoneInfo) -> datetime:
     return end_of_day(day, zone).astimezone(UTC)

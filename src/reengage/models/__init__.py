@@ -13,6 +13,7 @@ from reengage.models.org import Org
 from reengage.models.patient import Patient
 from reengage.models.patient_state import PatientState
 from reengage.models.risk_span import RiskSpan
+from reengage.models.standing import Standing
 
 __all__ = [
     "ApiKey",
@@ -28,4 +29,5 @@ __all__ = [
     "Patient",
     "PatientState",
     "RiskSpan",
+    "Standing",
 ]

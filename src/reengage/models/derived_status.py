@@ -23,3 +23,5 @@ class DerivedStatus(Base):
     )
     settings_key: Mapped[str] = mapped_column(String(200))
     latest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The instant the org's ``standings`` rows were last brought up to (NULL: none kept).
+    standings_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

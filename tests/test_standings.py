@@ -1,0 +1,255 @@
+"""The stored standings (``reengage.analytics.standing_cache``) answer exactly as the
+straight computation does, while as_of moves through hours and days, visits start,
+follow-ups fall due and records are written; and they are kept, reused and dropped when
+they should be."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from reengage import clock
+from reengage.analytics import service, standing_queries
+from reengage.db.engine import make_sessionmaker
+from reengage.models import DerivedStatus, Standing
+from tests.factories import OrgFixture, appointment, followup, outbound, patient
+from tests.test_risk_fast_path import (
+    BASE,
+    LIST_QUERIES,
+    ZONES,
+    _reference_metrics,
+    clinics,
+    load_clinic,
+)
+
+# Every record the clinics strategy makes is dated before this (the latest: a follow-up due
+# 30 days after BASE, completed 10 days late): the derived rows answer.
+START = BASE + timedelta(days=41)
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["later", "later", "earlier", "visit", "due", "attempt", "status", "new"]),
+        st.integers(min_value=0, max_value=30),  # hours
+        st.integers(min_value=0, max_value=6),  # which patient
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def _read(engine: Engine, org_id: str, as_of: datetime) -> tuple[Any, datetime | None]:
+    """Risk metrics and a few lists through the service, each checked against the straight
+    computation, committed as the endpoints do; and where the table stood afterwards."""
+    with make_sessionmaker(engine)() as session:
+        where = service.scope(session, org_id, as_of.isoformat())
+        assert service.risk_metrics(session, where) == _reference_metrics(session, where)
+        session.commit()
+        for level, flag, sort_by in LIST_QUERIES[:4]:
+            args = (level, flag, sort_by, 3, 1)
+            found = service.prioritized(session, where, *args)
+            assert found == service.reference_prioritized(session, where, *args)
+            session.commit()
+        status = session.get(DerivedStatus, org_id)
+        return where, status.standings_at if status is not None else None
+
+
+def _write(client: TestClient, org: OrgFixture, kind: str, hours: int, who: int, at: datetime):
+    """One write dated up to ``at`` (as_of): a visit booked now that starts ``hours`` later,
+    a follow-up due then, a failed attempt, a change of status, or a new patient."""
+    pid = f"p{who}"
+    tag = f"{kind}{at.timestamp():.0f}-{hours}"
+    later = (at + timedelta(hours=hours, minutes=7)).isoformat()
+    before = (at - timedelta(minutes=5)).isoformat()
+    batch: dict[str, list[dict[str, Any]]] = {}
+    if kind == "visit":
+        batch["appointments"] = [appointment(tag, pid, starts_at=later, booked_at=before)]
+    elif kind == "due":
+        batch["followups"] = [followup(tag, pid, due_at=later)]
+    elif kind == "attempt":
+        batch["communications"] = [outbound(tag, pid, "sms", before, failed_at=before)]
+    elif kind == "status":
+        batch["patients"] = [patient(pid, status="discharged" if hours % 2 else "active")]
+    else:
+        batch["patients"] = [patient(f"new{tag}", registered_at=before)]
+    if kind in ("visit", "due", "attempt", "status"):
+        batch.setdefault("patients", [patient(pid)])
+    r = client.post(org.url("/batch"), json=batch, headers=org.headers())
+    assert r.status_code == 200, r.text
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    clinic=clinics(),
+    zone=st.sampled_from(ZONES),
+    booked_engaged=st.booleans(),
+    plan=steps,
+)
+def test_stored_standings_agree_with_the_straight_computation_as_things_happen(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    booked_engaged: bool,
+    plan: list[tuple[str, int, int]],
+) -> None:
+    with clock.frozen_at(BASE - timedelta(days=200)):
+        org = load_clinic(client, engine, clinic, zone, booked_engaged)
+    as_of = START
+    _, at = _read(engine, org.id, as_of)
+    assert at == as_of  # the first read built the rows
+    for kind, hours, who in plan:
+        newest = at
+        if kind == "later":
+            as_of += timedelta(hours=hours, minutes=13)
+        elif kind == "earlier":
+            as_of -= timedelta(hours=hours, minutes=13)
+        else:
+            with clock.frozen_at(as_of):
+                _write(client, org, kind, hours, who, as_of)
+        _, at = _read(engine, org.id, as_of)
+        event("answered from the stored rows" if at == as_of else "answered as before")
+        if newest is not None and as_of >= newest:  # the rows are never left behind
+            assert at is not None and newest <= at <= as_of
+
+
+def _stored(engine: Engine, org_id: str) -> dict[str, dict[str, Any]]:
+    """The org's rows: by patient, the values by column."""
+    with make_sessionmaker(engine)() as session:
+        t: Any = Standing.__table__
+        rows = session.execute(select(t).where(t.c.org_id == org_id)).mappings().all()
+    return {row["patient_id"]: dict(row) for row in rows}
+
+
+def test_rows_are_built_once_kept_and_recomputed_only_where_due(
+    client: TestClient, engine: Engine, org: OrgFixture
+) -> None:
+    start = datetime.fromisoformat("2026-06-10T09:00:00+00:00")
+    batch = {
+        "patients": [patient(f"p{i}", registered_at="2026-01-05T09:00:00+00:00") for i in range(4)],
+        "appointments": [
+            appointment("a0", "p0", starts_at="2026-05-01T09:00:00+00:00", status="completed"),
+            # p1's only booked visit starts at 15:00 today: from then on, nothing is booked.
+            appointment(
+                "a1",
+                "p1",
+                starts_at="2026-06-10T15:00:00+00:00",
+                status="scheduled",
+                booked_at="2026-05-20T09:00Z",
+            ),
+        ],
+        "followups": [followup("f2", "p2", due_at="2026-06-10T12:00:00+00:00")],
+    }
+    with clock.frozen_at(start - timedelta(days=30)):
+        r = client.post(org.url("/batch"), json=batch, headers=org.headers())
+    assert r.status_code == 200, r.text
+
+    _, at = _read(engine, org.id, start)
+    assert at == start
+    first = _stored(engine, org.id)
+    assert sorted(first) == ["p0", "p1", "p2", "p3"]
+    day_end = datetime.fromisoformat("2026-06-11T00:00:00+00:00")
+    until = {pid: row["until_at"] for pid, row in first.items()}
+    assert until == {
+        "p0": day_end,
+        "p1": datetime.fromisoformat("2026-06-10T15:00:00+00:00"),
+        "p2": datetime.fromisoformat("2026-06-10T12:00:00+00:00"),
+        "p3": day_end,
+    }
+
+    # Before any row is due, a read changes nothing: the table still dates from the start.
+    _, at = _read(engine, org.id, start + timedelta(hours=2))
+    assert at == start and _stored(engine, org.id) == first
+
+    # At 13:00 p2's follow-up is overdue: only p2's row is recomputed.
+    one_pm = start + timedelta(hours=4)
+    _, at = _read(engine, org.id, one_pm)
+    assert at == one_pm
+    now = _stored(engine, org.id)
+    assert {pid for pid in now if now[pid] != first[pid]} == {"p2"}
+    assert (first["p2"]["overdue"], now["p2"]["overdue"]) == (0, 1)
+
+    # A write marks its patient's row due at once, and the next read recomputes it.
+    with clock.frozen_at(one_pm):
+        r = client.post(
+            org.url("/batch"),
+            json={"communications": [outbound("c3", "p3", "phone", "2026-06-10T12:30Z")]},
+            headers=org.headers(),
+        )
+    assert r.status_code == 200, r.text
+    assert _stored(engine, org.id)["p3"]["until_at"] == standing_queries.EPOCH
+    _, at = _read(engine, org.id, one_pm)
+    assert _stored(engine, org.id)["p3"]["until_at"] == day_end
+
+    # An as_of the rows are past is answered as before, and leaves the rows alone.
+    kept = _stored(engine, org.id)
+    _, at = _read(engine, org.id, start)
+    assert at == one_pm and _stored(engine, org.id) == kept
+
+    # The next day, every row is computed again.
+    tomorrow = start + timedelta(days=1)
+    _, at = _read(engine, org.id, tomorrow)
+    assert at == tomorrow
+    assert {row["until_at"] for row in _stored(engine, org.id).values()} <= {
+        day_end + timedelta(days=1),
+        datetime.fromisoformat("2026-06-10T15:00:00+00:00") + timedelta(days=1),
+    }
+
+
+def test_a_rebuild_drops_the_rows(
+    client: TestClient, engine: Engine, org: OrgFixture, database_url: str
+) -> None:
+    with clock.frozen_at(BASE - timedelta(days=3)):
+        r = client.post(
+            org.url("/batch"), json={"patients": [patient("p1")]}, headers=org.headers()
+        )
+    assert r.status_code == 200
+    _, at = _read(engine, org.id, BASE)
+    assert at == BASE and len(_stored(engine, org.id)) == 1
+    r = client.patch(
+        org.url("/settings"), json={"tier_thresholds": {"low": 8}}, headers=org.headers()
+    )
+    assert r.status_code == 200, r.text
+    with make_sessionmaker(engine)() as session:
+        assert session.get(DerivedStatus, org.id).standings_at is None  # type: ignore[union-attr]
+        n = session.scalar(select(func.count()).where(Standing.org_id == org.id))
+    assert n == 0
+    _, at = _read(engine, org.id, BASE)
+    assert at == BASE
+
+
+def test_a_write_waits_for_a_read_bringing_rows_up_to_date(
+    client: TestClient, engine: Engine, org: OrgFixture, database_url: str
+) -> None:
+    """PostgreSQL: a read recomputing rows holds the org's status row until it commits, and
+    a write that would mark rows due waits for it (here: gives up after 200 ms), so no row
+    computed from records older than the write outlives it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time")
+    with clock.frozen_at(BASE - timedelta(days=3)):
+        r = client.post(
+            org.url("/batch"), json={"patients": [patient("p1")]}, headers=org.headers()
+        )
+    assert r.status_code == 200
+    _read(engine, org.id, BASE)
+    sessions = make_sessionmaker(engine)
+    with sessions() as reader, sessions() as writer:
+        assert standing_queries.lock(reader, org.id) is not None
+        writer.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            standing_queries.invalidate(writer, org.id, ["p1"])
+        writer.rollback()
+        reader.commit()
+        standing_queries.invalidate(writer, org.id, ["p1"])
+        writer.commit()
+    assert _stored(engine, org.id)["p1"]["until_at"] == standing_queries.EPOCH
