@@ -253,3 +253,81 @@ def test_a_write_waits_for_a_read_bringing_rows_up_to_date(
         standing_queries.invalidate(writer, org.id, ["p1"])
         writer.commit()
     assert _stored(engine, org.id)["p1"]["until_at"] == standing_queries.EPOCH
+
+
+@st.composite
+def busy_patients(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
+    """Two or three patients with many attempts close together (equal send times, failures
+    and unanswered calls inside the 14-day alert window, more than the page's 10), and a
+    few visits: what a page entry reads beyond the standings."""
+    batch: dict[str, list[dict[str, Any]]] = {
+        "patients": [],
+        "appointments": [],
+        "communications": [],
+    }
+    hours = st.integers(min_value=-40 * 24, max_value=-11)  # answered before START
+    for i in range(draw(st.integers(2, 3))):
+        pid = f"b{i}"
+        batch["patients"].append(
+            patient(
+                pid,
+                registered_at=(START - timedelta(days=400)).isoformat(),
+                communication_preferences=draw(
+                    st.lists(st.sampled_from(["sms", "email", "phone"]), unique=True)
+                ),
+                opt_outs=draw(st.lists(st.sampled_from(["sms", "email", "phone"]), unique=True)),
+            )
+        )
+        for j in range(draw(st.integers(0, 15))):
+            sent = START + timedelta(hours=draw(hours) // 6 * 6)  # often equal
+            channel = draw(st.sampled_from(["sms", "email", "phone"]))
+            later = (sent + timedelta(minutes=draw(st.integers(0, 600)))).isoformat()
+            outcome = draw(st.sampled_from(["none", "success", "failed"]))
+            stamps: dict[str, Any] = {}
+            if outcome == "success":
+                stamps["connected_at" if channel == "phone" else "responded_at"] = later
+            elif outcome == "failed":
+                stamps["failed_at"] = later
+            batch["communications"].append(
+                outbound(f"m{i}-{j:02d}", pid, channel, sent.isoformat(), **stamps)
+            )
+        for j in range(draw(st.integers(0, 4))):
+            starts = START + timedelta(hours=draw(st.integers(-300 * 24, 20 * 24)))
+            status = (
+                "scheduled"
+                if starts > START
+                else draw(st.sampled_from(["completed", "no_show", "cancelled", "late_cancelled"]))
+            )
+            booked = min(starts, START) - timedelta(days=draw(st.integers(1, 30)))
+            batch["appointments"].append(
+                appointment(
+                    f"v{i}-{j}",
+                    pid,
+                    starts_at=starts.isoformat(),
+                    status=status,
+                    booked_at=booked.isoformat(),
+                )
+            )
+    return batch
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(clinic=busy_patients(), zone=st.sampled_from(ZONES))
+def test_entries_from_the_stored_rows_equal_those_from_whole_histories(
+    client: TestClient, engine: Engine, clinic: dict[str, list[dict[str, Any]]], zone: str
+) -> None:
+    with clock.frozen_at(BASE - timedelta(days=200)):
+        org = load_clinic(client, engine, clinic, zone, True)
+    _, at = _read(engine, org.id, START)
+    assert at == START  # the page came from the stored rows
+    with make_sessionmaker(engine)() as session:
+        where = service.scope(session, org.id, START.isoformat())
+        for sort_by in ("risk_score", "days_since_contact", "next_action_date"):
+            args = ("all", None, sort_by, 50, 0)
+            kept = service.prioritized(session, where, *args)
+            assert kept == service.reference_prioritized(session, where, *args)
+            event(f"{max((len(p.reengagement_history) for p in kept.patients), default=0)} shown")

@@ -248,6 +248,49 @@ def _has_flag(st: Any, flag: str) -> Any:
     return st.c[FLAG_COLUMNS[flag]] == 1
 
 
+# A standing's columns, in the order ``standing_of`` reads them.
+STANDING_COLUMNS = (
+    "patient_id",
+    "tier",
+    "missed",
+    "failed",
+    "overdue",
+    "future",
+    "rule",
+    "score",
+    "days",
+    "next_day",
+    "week",
+)
+
+
+def standing_of(values: Sequence[Any]) -> Standing:
+    """A standing from the values of ``STANDING_COLUMNS``."""
+    pid, tier_, m, f, o, fut, rule, sc, d, nd, wk = values
+    flags = tuple(
+        flag
+        for flag, on in (
+            (risk.MISSED_APPT, m),
+            (risk.FAILED_CONTACT, f),
+            (risk.OVERDUE_FOLLOWUP, o),
+            (risk.NO_FUTURE_APPT, 1 - fut),
+        )
+        if on
+    )
+    priority, action = RULES[rule]
+    return Standing(
+        patient_id=pid,
+        tier=risk.TIERS[tier_],
+        flags=flags,
+        action_priority=priority,
+        recommended_action=action,
+        risk_score=int(sc),
+        days_since_last_contact=int(d),
+        next_action_date=date.fromordinal(int(nd)) if nd is not None else None,
+        attempted_last_7_days=bool(wk),
+    )
+
+
 def standings(
     session: Session,
     org_id: str,
@@ -257,46 +300,8 @@ def standings(
 ) -> list[Standing]:
     """Standings of the population patients whose derived state is valid at as_of."""
     st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
-    stmt = select(
-        st.c.patient_id,
-        st.c.tier,
-        st.c.missed,
-        st.c.failed,
-        st.c.overdue,
-        st.c.future,
-        st.c.rule,
-        st.c.score,
-        st.c.days,
-        st.c.next_day,
-        st.c.week,
-    )
-    out = []
-    for pid, tier_, m, f, o, fut, rule, sc, d, nd, wk in session.execute(stmt):
-        flags = tuple(
-            flag
-            for flag, on in (
-                (risk.MISSED_APPT, m),
-                (risk.FAILED_CONTACT, f),
-                (risk.OVERDUE_FOLLOWUP, o),
-                (risk.NO_FUTURE_APPT, 1 - fut),
-            )
-            if on
-        )
-        priority, action = RULES[rule]
-        out.append(
-            Standing(
-                patient_id=pid,
-                tier=risk.TIERS[tier_],
-                flags=flags,
-                action_priority=priority,
-                recommended_action=action,
-                risk_score=int(sc),
-                days_since_last_contact=int(d),
-                next_action_date=date.fromordinal(int(nd)) if nd is not None else None,
-                attempted_last_7_days=bool(wk),
-            )
-        )
-    return out
+    stmt = select(*(st.c[name] for name in STANDING_COLUMNS))
+    return [standing_of(row) for row in session.execute(stmt)]
 
 
 @dataclass(frozen=True)
@@ -428,32 +433,35 @@ def listed_page(
         .prefix_with("MATERIALIZED")
     )
     rows = session.execute(page_statement(listed, sort_by, limit, offset)).all()
-    return page_of(rows)
+    counts, page = page_of(rows)
+    return counts, [s.patient_id for s in page]
 
 
 def page_statement(listed: Any, sort_by: str, limit: int, offset: int, *checks: Any) -> Any:
     """One page of ``listed`` (standings with the list's filters applied) and the counts
     over all of it, in one statement: a row per patient of the page (at least one row),
-    each ``patient_id``, the counts, then ``checks`` (scalar values the caller asks for in
-    the same snapshot of the data)."""
+    each the patient's ``STANDING_COLUMNS``, the counts, then ``checks`` (scalar values the
+    caller asks for in the same snapshot of the data)."""
     totals = select(*_tally_columns(listed), *checks).subquery("totals")
     page = (
-        select(listed.c.patient_id, listed.c.score, listed.c.days, listed.c.next_day)
+        select(*(listed.c[name] for name in STANDING_COLUMNS))
         .order_by(*SQL_SORTS[sort_by](listed))
         .limit(limit)
         .offset(offset)
         .subquery("page")
     )
     return (
-        select(page.c.patient_id, *totals.c)
+        select(*page.c, *totals.c)
         .select_from(totals.outerjoin(page, true()))
         .order_by(*SQL_SORTS[sort_by](page))
     )
 
 
-def page_of(rows: Sequence[Any]) -> tuple[Tally, list[str]]:
-    """``page_statement``'s rows as the counts and the page's patient ids."""
-    return tally_of(rows[0][1:]), [row[0] for row in rows if row[0] is not None]
+def page_of(rows: Sequence[Any]) -> tuple[Tally, list[Standing]]:
+    """``page_statement``'s rows as the counts and the page's standings."""
+    width = len(STANDING_COLUMNS)
+    page = [standing_of(row[:width]) for row in rows if row[0] is not None]
+    return tally_of(rows[0][width:]), page
 
 
 def stale_patient_ids(

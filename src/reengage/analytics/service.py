@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics import queries, risk_queries, rollups, standing_cache
+from reengage.analytics import entry_queries, queries, risk_queries, rollups, standing_cache
 from reengage.analytics.risk_queries import Standing, Tally
 from reengage.analytics.schemas import (
     Alerts,
@@ -29,13 +29,14 @@ from reengage.analytics.schemas import (
     RiskSummary,
 )
 from reengage.domain import risk
-from reengage.domain.calendar import local_date, parse_as_of
+from reengage.domain.calendar import local_date, parse_as_of, start_of_day, window_first_day
 from reengage.domain.history import PatientHistory
 from reengage.domain.outreach import (
-    best_contact_time,
-    previous_response_rate,
+    best_part_of_day,
+    rate,
     reengagement_history,
     round_one_decimal,
+    success_times,
 )
 from reengage.domain.prediction import (
     HISTORY_DAYS,
@@ -191,10 +192,12 @@ def prioritized(
     kept = standing_cache.listed_page(
         session, where, level, action_required, sort_by, limit, offset
     )
-    answers = kept is None and _every_row_answers(session, where)
     if kept is not None:
-        counts, page_ids = kept
-    elif not _stale_patient_ids(session, where, answers):
+        counts, page = kept
+        entries = _kept_entries(session, where, page)
+        return _shape_list(session, where, counts, entries, limit, offset)
+    answers = _every_row_answers(session, where)
+    if not _stale_patient_ids(session, where, answers):
         counts, page_ids = risk_queries.listed_page(
             session,
             where.org_id,
@@ -211,11 +214,16 @@ def prioritized(
         listed = listed_standings(standings(session, where), risk_level, action_required, sort_by)
         counts = Tally.of(listed)
         page_ids = [s.patient_id for s in listed[offset : offset + limit]]
-    return _shape_list(session, where, counts, page_ids, limit, offset)
+    return _shape_list(session, where, counts, _entries(session, where, page_ids), limit, offset)
 
 
 def _shape_list(
-    session: Session, where: Scope, counts: Tally, page_ids: list[str], limit: int, offset: int
+    session: Session,
+    where: Scope,
+    counts: Tally,
+    entries: list[PrioritizedPatient],
+    limit: int,
+    offset: int,
 ) -> PrioritizedList:
     at_risk = Counter({tier: counts.tiers[tier] for tier in risk.AT_RISK_TIERS})
     total_at_risk = sum(at_risk.values())
@@ -228,15 +236,60 @@ def _shape_list(
         ),
         success_rate_prediction=prediction(session, where, at_risk) if total_at_risk else None,
     )
-    loaded = {p.id: (p, h) for p, h in queries.load_histories(session, where.org_id, page_ids)}
     return PrioritizedList(
         organization_id=where.org_id,
         last_updated=shown(where),
-        patients=[_entry(*loaded[pid], where) for pid in page_ids],
+        patients=entries,
         summary=summary,
         limit=limit,
         offset=offset,
     )
+
+
+def _entries(session: Session, where: Scope, page_ids: list[str]) -> list[PrioritizedPatient]:
+    """The page's patients, each assessed from their whole history."""
+    loaded = {p.id: (p, h) for p, h in queries.load_histories(session, where.org_id, page_ids)}
+    return [_entry(*loaded[pid], where) for pid in page_ids]
+
+
+def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[PrioritizedPatient]:
+    """The page's patients from their stored standings and, of their records, what the
+    database counts and the attempts the page looks at (``entry_queries``): the same
+    entries as ``_entries``, at a cost that does not grow with the length of a history."""
+    ids = [s.patient_id for s in page]
+    zone = where.settings.zone()
+    window = window_first_day(where.as_of, zone, risk.ALERT_WINDOW_DAYS)
+    facts = entry_queries.page_facts(
+        session, where.org_id, ids, where.as_of, start_of_day(window, zone)
+    )
+    patients = {p.id: p for p in queries.load_patients(session, where.org_id, ids)}
+    out = []
+    for standing in page:
+        p, f = patients[standing.patient_id], facts[standing.patient_id]
+        values = [getattr(p, name) for name in queries.PATIENT_COLUMNS]
+        recent = queries.unpack(queries.pack(values, (), f.recent_attempts, ()))
+        channel = risk.channel_for(
+            standing.recommended_action,
+            recent,
+            risk.recent_failed_attempts(recent, where.as_of, zone),
+        )
+        out.append(
+            _shape_entry(
+                p,
+                where,
+                standing,
+                Shown(
+                    last_completed_at=f.last_completed_at,
+                    next_appointment_at=f.next_appointment_at,
+                    completed=f.completed,
+                    channel=channel,
+                    attempts=f.attempts,
+                    success_times=f.success_times,
+                    latest_attempts=recent,
+                ),
+            )
+        )
+    return out
 
 
 def reference_prioritized(
@@ -252,7 +305,8 @@ def reference_prioritized(
     population = reference_standings(session, where)
     listed = listed_standings(population, risk_level, action_required, sort_by)
     page_ids = [s.patient_id for s in listed[offset : offset + limit]]
-    return _shape_list(session, where, Tally.of(listed), page_ids, limit, offset)
+    entries = _entries(session, where, page_ids)
+    return _shape_list(session, where, Tally.of(listed), entries, limit, offset)
 
 
 def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
@@ -286,35 +340,72 @@ def patient_entry(session: Session, where: Scope, patient_id: str) -> Prioritize
     return _entry(*loaded[0], where) if loaded else None
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What an entry shows beyond the patient's standing, however it was found."""
+
+    last_completed_at: datetime | None
+    next_appointment_at: datetime | None
+    completed: int
+    channel: str | None
+    attempts: int
+    success_times: list[datetime]
+    latest_attempts: PatientHistory  # holding at least the 10 latest attempts
+
+
 def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
+    """The entry from the whole history."""
     a = risk.assess(h, where.as_of, where.settings)
+    completed = [
+        x.starts_at
+        for x in h.appointments
+        if x.status == "completed" and x.exists_at(where.as_of) and x.starts_at <= where.as_of
+    ]
+    return _shape_entry(
+        p,
+        where,
+        standing_of(a),
+        Shown(
+            last_completed_at=max(completed, default=None),
+            next_appointment_at=a.next_appointment_at,
+            completed=a.total_lifetime_appointments,
+            channel=a.recommended_channel,
+            attempts=len(h.attempts(where.as_of)),
+            success_times=success_times(h, where.as_of),
+            latest_attempts=h,
+        ),
+    )
+
+
+def _shape_entry(p: Patient, where: Scope, s: Standing, shown_: Shown) -> PrioritizedPatient:
     zone = where.settings.zone()
+    today = local_date(where.as_of, zone)
+    last = shown_.last_completed_at
+    upcoming = shown_.next_appointment_at
     return PrioritizedPatient(
         patient_id=p.id,
         name=p.name,
         phone=p.phone,
         email=p.email,
-        risk_level=a.tier,
-        risk_score=a.risk_score,
-        days_since_last_contact=a.days_since_last_contact,
-        last_contact_date=local_date(a.last_contact_at, zone),
-        last_appointment_date=a.last_appointment_date,
-        next_scheduled_appointment=(
-            a.next_appointment_at.astimezone(zone) if a.next_appointment_at else None
-        ),
-        total_lifetime_appointments=a.total_lifetime_appointments,
+        risk_level=s.tier,
+        risk_score=s.risk_score,
+        days_since_last_contact=s.days_since_last_contact,
+        last_contact_date=today - timedelta(days=s.days_since_last_contact),
+        last_appointment_date=local_date(last, zone) if last is not None else None,
+        next_scheduled_appointment=upcoming.astimezone(zone) if upcoming is not None else None,
+        total_lifetime_appointments=shown_.completed,
         health_conditions=list(p.health_conditions or []),
         communication_preferences=list(p.communication_preferences or []),
-        action_priority=a.action_priority,
-        recommended_action=a.recommended_action,
-        recommended_channel=a.recommended_channel,
-        next_action_date=a.next_action_date,
-        action_required=list(a.flags),
-        previous_response_rate=previous_response_rate(h, where.as_of),
-        best_contact_time=best_contact_time(h, where.as_of, zone),
+        action_priority=s.action_priority,
+        recommended_action=s.recommended_action,
+        recommended_channel=shown_.channel,
+        next_action_date=s.next_action_date,
+        action_required=list(s.flags),
+        previous_response_rate=rate(len(shown_.success_times), shown_.attempts),
+        best_contact_time=best_part_of_day(shown_.success_times, zone),
         reengagement_history=[
             HistoryItem(date=e.date, method=e.method, success=e.success, reason=e.reason)
-            for e in reengagement_history(h, where.as_of, zone)
+            for e in reengagement_history(shown_.latest_attempts, where.as_of, zone)
         ],
     )
 

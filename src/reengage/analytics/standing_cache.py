@@ -32,7 +32,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from reengage.analytics import standing_queries
-from reengage.analytics.risk_queries import Tally
+from reengage.analytics.risk_queries import Standing, Tally
 from reengage.analytics.standing_queries import Checks
 from reengage.domain.calendar import local_date
 from reengage.domain.settings import OrgSettings
@@ -125,9 +125,9 @@ def listed_page(
     sort_by: str,
     limit: int,
     offset: int,
-) -> tuple[Tally, list[str]] | None:
-    """The list's counts and a page of its patient ids from the stored rows; None when
-    they cannot answer."""
+) -> tuple[Tally, list[Standing]] | None:
+    """The list's counts and a page's standings from the stored rows; None when they
+    cannot answer."""
     return _answer(
         session,
         where,

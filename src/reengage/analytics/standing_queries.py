@@ -13,9 +13,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from reengage.analytics import queries, risk_queries
-from reengage.analytics.risk_queries import Tally
+from reengage.analytics.risk_queries import Standing, Tally
 from reengage.domain.settings import OrgSettings
-from reengage.models import DerivedStatus, Standing
+from reengage.models import DerivedStatus
+from reengage.models import Standing as StandingRow
 
 # A row's ``until_at`` once a write has made it wrong: before any as_of.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -33,7 +34,7 @@ class Checks:
 
 
 def _table() -> Any:
-    return Standing.__table__
+    return StandingRow.__table__
 
 
 def _check_columns(org_id: str, as_of: datetime, settings: OrgSettings) -> list[Any]:
@@ -77,9 +78,9 @@ def listed_page(
     sort_by: str,
     limit: int,
     offset: int,
-) -> tuple[tuple[Tally, list[str]], Checks]:
-    """The list's counts and one page of patient ids (the page read in order from the
-    sort's index), and what they were read with."""
+) -> tuple[tuple[Tally, list[Standing]], Checks]:
+    """The list's counts and one page's standings (the page read in order from the sort's
+    index), and what they were read with."""
     rows = _org_rows(org_id)
     listed = select(*rows.c).where(*risk_queries.listed_filter(rows, risk_level, flag))
     stmt = risk_queries.page_statement(
@@ -167,7 +168,7 @@ def invalidate(session: Session, org_id: str, ids: Sequence[str]) -> None:
     if found is None or found[0] is None or not ids:
         return
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Standing)
+    stmt = dialect.insert(StandingRow)
     stmt = stmt.on_conflict_do_update(
         index_elements=["org_id", "patient_id"], set_={"until_at": stmt.excluded.until_at}
     )

@@ -55,11 +55,19 @@ def previous_response_rate(history: PatientHistory, as_of: datetime) -> float | 
 def best_contact_time(history: PatientHistory, as_of: datetime, zone: ZoneInfo) -> str | None:
     """The part of day in which the patient most often responded or connected; ties go to
     the earlier part; None with no such history."""
+    return best_part_of_day(success_times(history, as_of), zone)
+
+
+def success_times(history: PatientHistory, as_of: datetime) -> list[datetime]:
+    return [t for c in history.attempts(as_of) if (t := c.success_at(as_of)) is not None]
+
+
+def best_part_of_day(times: Iterable[datetime], zone: ZoneInfo) -> str | None:
+    """The part of day most of ``times`` fall in; ties go to the earlier part; None when
+    there are none."""
     counts = dict.fromkeys(PARTS_OF_DAY, 0)
-    for comm in history.attempts(as_of):
-        success = comm.success_at(as_of)
-        if success is not None:
-            counts[part_of_day(success, zone)] += 1
+    for at in times:
+        counts[part_of_day(at, zone)] += 1
     best = max(PARTS_OF_DAY, key=lambda part: (counts[part], -PARTS_OF_DAY.index(part)))
     return best if counts[best] > 0 else None
 

@@ -6,6 +6,7 @@ Each function mirrors a paragraph of the contract ("Time and contact", "Risk tie
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -134,7 +135,7 @@ def _missed(history: PatientHistory, as_of: datetime, zone: ZoneInfo, days: int)
     )
 
 
-def _failed_attempts(
+def recent_failed_attempts(
     history: PatientHistory, as_of: datetime, zone: ZoneInfo
 ) -> list[Communication]:
     """Attempts sent in the last 14 days that failed or are calls never connected."""
@@ -197,6 +198,19 @@ def choose_channel(
     return None
 
 
+def channel_for(
+    action: str, history: PatientHistory, failed_attempts: Iterable[Communication]
+) -> str | None:
+    """The action's channel; for ``try_alternate_channel``, none of the failed attempts'
+    (``failed_attempts``: of the last 14 days, as ``recent_failed_attempts`` finds them)."""
+    skip = (
+        frozenset(c.channel for c in failed_attempts)
+        if action == "try_alternate_channel"
+        else frozenset()
+    )
+    return choose_channel(action, history, skip)
+
+
 def risk_score(days: int, has_future: bool, missed_90: int, failed: bool, overdue: bool) -> int:
     score = min(days, 60) + (0 if has_future else 15) + 5 * min(missed_90, MISSED_TRACKED)
     score += (5 if failed else 0) + (5 if overdue else 0)
@@ -252,7 +266,7 @@ def assess(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> A
     else:
         tier = tier_for_days(days, settings.tier_thresholds)
 
-    failed_attempts = _failed_attempts(history, as_of, zone)
+    failed_attempts = recent_failed_attempts(history, as_of, zone)
     missed_recent = upcoming is None and _missed(history, as_of, zone, ALERT_WINDOW_DAYS) > 0
     failed = _failed_contact(failed_attempts, contacts)
     overdue = _overdue_followup(history, as_of)
@@ -268,11 +282,6 @@ def assess(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> A
     )
     missed_90 = _missed(history, as_of, zone, MISSED_SCORE_WINDOW_DAYS)
     priority, action = choose_action(tier, flags)
-    skip = (
-        frozenset(c.channel for c in failed_attempts)
-        if action == "try_alternate_channel"
-        else frozenset()
-    )
     completed = [
         a.starts_at
         for a in history.appointments
@@ -289,7 +298,7 @@ def assess(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> A
         risk_score=risk_score(days, upcoming is not None, missed_90, failed, overdue),
         action_priority=priority,
         recommended_action=action,
-        recommended_channel=choose_channel(action, history, skip),
+        recommended_channel=channel_for(action, history, failed_attempts),
         next_action_date=next_action_date(
             priority, action, history, as_of, local_date(contact_at, zone), settings
         ),

@@ -1,0 +1,131 @@
+"""What a page of the list shows beyond where each patient stands, read for the page's
+patients in a few statements whose answers do not grow with the length of a history.
+
+Their all-time figures (visits completed, the last one, the next one, attempts made) are
+counted by the database; their responses arrive as bare instants; of their records, only
+the attempts that the page's history and the channel choice look at (the 10 latest, and any
+sent since the alert window began) become domain values. The full-history reading
+(``queries.load_histories``) costs in proportion to the records: a patient with nine years
+of history was three times as slow to show as one with three.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy.orm import Session
+
+from reengage.analytics.queries import HISTORY_COLUMNS, id_chunks, utc_instant
+from reengage.domain.outreach import HISTORY_LENGTH
+from reengage.models import Appointment, Communication
+
+
+@dataclass
+class PageFacts:
+    """One patient's figures as of as_of, as ``service`` shows them."""
+
+    completed: int = 0  # completed visits that exist and have started
+    last_completed_at: datetime | None = None
+    next_appointment_at: datetime | None = None  # as ``risk.next_appointment`` finds it
+    attempts: int = 0  # outreach attempts sent
+    success_times: list[datetime] = field(default_factory=list)
+    # The latest HISTORY_LENGTH attempts, and every attempt sent since ``since``, as the
+    # values of ``HISTORY_COLUMNS`` (``queries.pack`` takes them).
+    recent_attempts: list[Sequence[Any]] = field(default_factory=list)
+
+
+def page_facts(
+    session: Session, org_id: str, ids: Sequence[str], as_of: datetime, since: datetime
+) -> dict[str, PageFacts]:
+    facts: dict[str, PageFacts] = defaultdict(PageFacts)
+    for chunk in id_chunks(ids):
+        _visits(session, org_id, chunk, as_of, facts)
+        _outreach(session, org_id, chunk, as_of, facts)
+        _recent_attempts(session, org_id, chunk, as_of, since, facts)
+    return facts
+
+
+def _visits(
+    session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
+) -> None:
+    a: Any = Appointment.__table__
+    exists = or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of)
+    completed = and_(a.c.status == "completed", exists, a.c.starts_at <= as_of)
+    upcoming = and_(exists, a.c.starts_at > as_of, a.c.status != "cancelled")
+    stmt = (
+        select(
+            a.c.patient_id,
+            func.count().filter(completed),
+            func.max(a.c.starts_at).filter(completed),
+            func.min(a.c.starts_at).filter(upcoming),
+        )
+        .where(a.c.org_id == org_id, a.c.patient_id.in_(ids))
+        .group_by(a.c.patient_id)
+    )
+    for pid, n, last, upcoming_at in session.execute(stmt):
+        facts = out[pid]
+        facts.completed, facts.last_completed_at, facts.next_appointment_at = n, last, upcoming_at
+
+
+def _outreach(
+    session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
+) -> None:
+    """Attempts counted, and the instants of those that succeeded by as_of."""
+    c: Any = Communication.__table__
+    counted = select(c.c.patient_id, func.count()).where(_attempts(c, org_id, ids, as_of))
+    for pid, n in session.execute(counted.group_by(c.c.patient_id)):
+        out[pid].attempts = n
+    success = case((c.c.channel == "phone", c.c.connected_at), else_=c.c.responded_at)
+    at = type_coerce(success, c.c.sent_at.type).label("at")
+    times = select(c.c.patient_id, _read(session)(at)).where(
+        _attempts(c, org_id, ids, as_of), success <= as_of
+    )
+    for pid, instant in session.execute(times):
+        out[pid].success_times.append(instant)
+
+
+def _attempts(c: Any, org_id: str, ids: Sequence[str], as_of: datetime) -> Any:
+    return and_(
+        c.c.org_id == org_id,
+        c.c.patient_id.in_(ids),
+        c.c.direction == "outbound",
+        c.c.sent_at <= as_of,
+    )
+
+
+def _read(session: Session) -> Callable[[Any], Any]:
+    """How instants are read (``queries.utc_instant`` on PostgreSQL)."""
+    return utc_instant if session.get_bind().dialect.name == "postgresql" else lambda c: c
+
+
+def _recent_attempts(
+    session: Session,
+    org_id: str,
+    ids: Sequence[str],
+    as_of: datetime,
+    since: datetime,
+    out: dict[str, PageFacts],
+) -> None:
+    """The latest attempts in the domain's order (newest first, equal times by id), and
+    those sent since ``since``."""
+    c: Any = Communication.__table__
+    names = HISTORY_COLUMNS[Communication]
+    rank = func.row_number().over(
+        partition_by=c.c.patient_id, order_by=(c.c.sent_at.desc(), c.c.id)
+    )
+    ranked = (
+        select(c.c.patient_id, *(c.c[name] for name in names), rank.label("rank"))
+        .where(_attempts(c, org_id, ids, as_of))
+        .subquery()
+    )
+    read = _read(session)
+    stmt = select(ranked.c.patient_id, *(read(ranked.c[name]) for name in names)).where(
+        or_(ranked.c.rank <= HISTORY_LENGTH, ranked.c.sent_at >= since)
+    )
+    for pid, *values in session.execute(stmt):
+        out[pid].recent_attempts.append(values)
