@@ -14,9 +14,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
 
 from reengage import clock
 from reengage.analytics import service, standing_queries
+from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.models import DerivedStatus, Standing
 from tests.factories import OrgFixture, appointment, followup, outbound, patient
@@ -331,3 +333,32 @@ def test_entries_from_the_stored_rows_equal_those_from_whole_histories(
             kept = service.prioritized(session, where, *args)
             assert kept == service.reference_prioritized(session, where, *args)
             event(f"{max((len(p.reengagement_history) for p in kept.patients), default=0)} shown")
+
+
+def test_the_state_today_command_stores_the_standings_now(
+    client: TestClient, engine: Engine, org: OrgFixture, database_url: str, monkeypatch: Any
+) -> None:
+    now = datetime.fromisoformat("2026-06-10T01:30:00+00:00")
+    with clock.frozen_at(now - timedelta(days=3)):
+        r = client.post(
+            org.url("/batch"),
+            json={"patients": [patient("p1"), patient("p2", status="discharged")]},
+            headers=org.headers(),
+        )
+    assert r.status_code == 200
+    monkeypatch.setenv("REENGAGE_DATABASE_URL", database_url)
+    from reengage.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        with clock.frozen_at(now):
+            done = CliRunner().invoke(cli_app, ["state", "today", org.id])
+            missing = CliRunner().invoke(cli_app, ["state", "today", "org_nobody"])
+    finally:
+        get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith(f"{org.id}: stored in ")
+    assert sorted(_stored(engine, org.id)) == ["p1"]  # the population only
+    with make_sessionmaker(engine)() as session:
+        assert session.get(DerivedStatus, org.id).standings_at == now  # type: ignore[union-attr]
+    assert missing.exit_code == 1 and "no org 'org_nobody'" in missing.output

@@ -128,25 +128,53 @@ def keys_revoke(key_id: str) -> None:
     typer.echo(f"revoked key {row.id} ({row.role}, {row.org_id})")
 
 
+def _org_ids(session: Session, org_id: str | None) -> list[str]:
+    """That org (it must exist), or every org."""
+    from reengage.auth import repository
+
+    if org_id is None:
+        return [org.id for org in repository.list_orgs(session)]
+    if repository.get_org(session, org_id) is None:
+        _fail(f"no org '{org_id}'")
+    return [org_id]
+
+
 @state_app.command("rebuild")
 def state_rebuild(
     org_id: Annotated[str | None, typer.Argument(help="One org; all orgs when left out")] = None,
 ) -> None:
     """Recompute every patient's derived state from the records (safe to run any time)."""
     from reengage.analytics import state
-    from reengage.auth import repository
 
     with _sessions()() as session:
-        if org_id is None:
-            org_ids = [org.id for org in repository.list_orgs(session)]
-        elif repository.get_org(session, org_id) is None:
-            _fail(f"no org '{org_id}'")
-        else:
-            org_ids = [org_id]
-        for one in org_ids:
+        for one in _org_ids(session, org_id):
             count = state.rebuild(session, one, workers=None)
             session.commit()
             typer.echo(f"{one}: {count} patients")
+
+
+@state_app.command("today")
+def state_today(
+    org_id: Annotated[str | None, typer.Argument(help="One org; all orgs when left out")] = None,
+) -> None:
+    """Store where every patient stands now, so that the day's first analytics request
+    does not wait for it (run it from cron soon after midnight; about half a second per
+    100,000 patients)."""
+    import time
+
+    from reengage.analytics import service, standing_cache
+
+    with _sessions()() as session:
+        for one in _org_ids(session, org_id):
+            started = time.perf_counter()
+            stored = standing_cache.tally(session, service.scope(session, one, None)) is not None
+            session.commit()
+            seconds = time.perf_counter() - started
+            typer.echo(
+                f"{one}: stored in {seconds:.1f} s"
+                if stored
+                else f"{one}: not stored (records dated after now, or run 'reengage state rebuild')"
+            )
 
 
 @app.command()
