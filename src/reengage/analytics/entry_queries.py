@@ -45,7 +45,7 @@ def page_facts(
     facts: dict[str, PageFacts] = defaultdict(PageFacts)
     for chunk in id_chunks(ids):
         _visits(session, org_id, chunk, as_of, facts)
-        _outreach(session, org_id, chunk, as_of, facts)
+        _success_times(session, org_id, chunk, as_of, facts)
         _recent_attempts(session, org_id, chunk, as_of, since, facts)
     return facts
 
@@ -72,15 +72,12 @@ def _visits(
         facts.completed, facts.last_completed_at, facts.next_appointment_at = n, last, upcoming_at
 
 
-def _outreach(
+def _success_times(
     session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
 ) -> None:
-    """Attempts counted, and the instants of those that succeeded by as_of."""
+    """The instants of the attempts that succeeded by as_of."""
     c: Any = Communication.__table__
     sent = c.c.sent_at <= as_of
-    counted = select(c.c.patient_id, func.count().filter(sent)).where(_attempts(c, org_id, ids))
-    for pid, n in session.execute(counted.group_by(c.c.patient_id)):
-        out[pid].attempts = n
     success = case((c.c.channel == "phone", c.c.connected_at), else_=c.c.responded_at)
     at = type_coerce(case((and_(sent, success <= as_of), success)), c.c.sent_at.type)
     times = select(c.c.patient_id, _read(session)(at.label("at"))).where(
@@ -112,22 +109,32 @@ def _recent_attempts(
     out: dict[str, PageFacts],
 ) -> None:
     """The latest attempts sent by as_of in the domain's order (newest first, equal times
-    by id), and those sent since ``since``. Any sent after as_of rank after them."""
+    by id), those sent since ``since``, and how many were sent by as_of (on each row: a
+    patient with none has no row). Any sent after as_of rank after them."""
     c: Any = Communication.__table__
     names = HISTORY_COLUMNS[Communication]
     later = case((c.c.sent_at > as_of, 1), else_=0)
     rank = func.row_number().over(
         partition_by=c.c.patient_id, order_by=(later, c.c.sent_at.desc(), c.c.id)
     )
+    sent = func.sum(1 - later).over(partition_by=c.c.patient_id)
     ranked = (
-        select(c.c.patient_id, *(c.c[name] for name in names), rank.label("rank"))
+        select(
+            c.c.patient_id,
+            *(c.c[name] for name in names),
+            rank.label("rank"),
+            sent.label("sent"),
+        )
         .where(_attempts(c, org_id, ids))
         .subquery()
     )
     read = _read(session)
-    stmt = select(ranked.c.patient_id, *(read(ranked.c[name]) for name in names)).where(
+    stmt = select(
+        ranked.c.patient_id, ranked.c.sent, *(read(ranked.c[name]) for name in names)
+    ).where(
         ranked.c.sent_at <= as_of,
         or_(ranked.c.rank <= HISTORY_LENGTH, ranked.c.sent_at >= since),
     )
-    for pid, *values in session.execute(stmt):
+    for pid, n, *values in session.execute(stmt):
+        out[pid].attempts = int(n)
         out[pid].recent_attempts.append(values)
