@@ -2,15 +2,111 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, inspect, text
 
 import reengage.models  # noqa: F401  (registers every table)
+from reengage.analytics import state
+from reengage.app import create_app
+from reengage.db import migrate
 from reengage.db.base import Base
+from reengage.db.engine import make_engine, make_sessionmaker
+from reengage.models import DerivedStatus, PatientState
+from tests.conftest import PG_ADMIN_URL
+from tests.factories import appointment, make_org, outbound, patient
 
 
 def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+@pytest.fixture
+def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the same kind as the suite's, for migrating step by step."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"reengage_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(fresh_url: str) -> None:
+    """Rows written before 0007 lack the list's all-time figures: the org answers from its
+    derived rows without the stored standings until a rebuild fills them."""
+    migrate.upgrade(fresh_url, "0006")
+    engine = make_engine(fresh_url)
+    try:
+        org = make_org(engine, timezone="Australia/Sydney")
+        with make_sessionmaker(engine)() as session:
+            assert session.get(DerivedStatus, org.id) is not None  # a new org has one
+        migrate.upgrade(fresh_url)
+        indexes = {i["name"] for i in inspect(engine).get_indexes("communications")}
+        assert "ix_communications_org_patient_sent_at" in indexes
+        assert "ix_communications_org_patient" not in indexes
+        with make_sessionmaker(engine)() as session:
+            assert session.get(DerivedStatus, org.id) is None
+
+        with TestClient(create_app(engine=engine)) as client:
+            clinic = {
+                "patients": [patient("p1")],
+                "appointments": [
+                    appointment("a1", starts_at="2026-10-01T09:00:00+10:00", status="completed"),
+                    appointment("a2", starts_at="2026-10-08T18:00:00+10:00", status="completed"),
+                ],
+                "communications": [
+                    outbound(
+                        "c1",
+                        "p1",
+                        "sms",
+                        "2026-10-20T09:00:00+10:00",
+                        responded_at="2026-10-20T19:30:00+11:00",
+                    ),
+                    outbound("c2", "p1", "phone", "2026-10-21T09:00:00+11:00"),
+                ],
+            }
+            r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
+            assert r.status_code == 200, r.text
+            with make_sessionmaker(engine)() as session:
+                assert session.get(DerivedStatus, org.id) is None  # a write does not make one
+                state.rebuild(session, org.id)
+                session.commit()
+                row = session.get(PatientState, (org.id, "p1"))
+                assert row is not None
+                assert (row.completed, row.attempts) == (2, 2)
+                assert (row.successes_morning, row.successes_evening) == (0, 1)
+            r = client.get(
+                f"/api/v1/reengagement/{org.id}/patients/prioritized",
+                params={"as_of": "2026-11-24T06:00:00Z"},
+                headers=org.headers(),
+            )
+            assert r.status_code == 200, r.text
+            (entry,) = r.json()["patients"]
+            assert entry["total_lifetime_appointments"] == 2
+            assert entry["previous_response_rate"] == 50.0
+            assert entry["best_contact_time"] == "evening"
+            assert entry["last_appointment_date"] == "2026-10-08"
+            with make_sessionmaker(engine)() as session:
+                status = session.get(DerivedStatus, org.id)
+                assert status is not None and status.standings_at is not None  # kept path
+    finally:
+        engine.dispose()

@@ -1,12 +1,16 @@
 """What a page of the list shows beyond where each patient stands, read for the page's
-patients in a few statements whose answers do not grow with the length of a history.
+patients in a few statements whose cost does not grow with the length of a history.
 
-Their all-time figures (visits completed, the last one, the next one, attempts made) are
-counted by the database; their responses arrive as bare instants; of their records, only
-the attempts that the page's history and the channel choice look at (the 10 latest, and any
-sent since the alert window began) become domain values. The full-history reading
-(``queries.load_histories``) costs in proportion to the records: a patient with nine years
-of history was three times as slow to show as one with three.
+Their all-time figures (visits completed and the last one, attempts made, responses by
+part of day) are kept with their derived state (``patient_state``, ``domain.state``); the
+next visit is found through the appointments' patient index by start time; of their
+records, only the attempts the page's history and the channel choice look at (from where
+the 10 latest begin, and any sent since the alert window began) are read, by the
+communications' patient index by send time. These figures answer where the stored
+standings do: at an as_of at or after every record's instants (``rollups.usable``), which
+is the only caller's precondition. Reading whole histories (``queries.load_histories``)
+cost in proportion to the records: a patient with nine years of history was three times
+as slow to show as one with three, and counting the records in SQL still 40% slower.
 """
 
 from __future__ import annotations
@@ -17,12 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, type_coerce
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from reengage.analytics.queries import HISTORY_COLUMNS, id_chunks, utc_instant
-from reengage.domain.outreach import HISTORY_LENGTH
-from reengage.models import Appointment, Communication
+from reengage.models import Appointment, Communication, PatientState
 
 
 @dataclass
@@ -33,9 +36,9 @@ class PageFacts:
     last_completed_at: datetime | None = None
     next_appointment_at: datetime | None = None  # as ``risk.next_appointment`` finds it
     attempts: int = 0  # outreach attempts sent
-    success_times: list[datetime] = field(default_factory=list)
-    # The latest HISTORY_LENGTH attempts, and every attempt sent since ``since``, as the
-    # values of ``HISTORY_COLUMNS`` (``queries.pack`` takes them).
+    successes: tuple[int, ...] = (0, 0, 0)  # by part of day, as ``PatientState`` keeps them
+    # At least the latest HISTORY_LENGTH attempts, and every attempt sent since ``since``,
+    # as the values of ``HISTORY_COLUMNS`` (``queries.pack`` takes them).
     recent_attempts: list[Sequence[Any]] = field(default_factory=list)
 
 
@@ -44,55 +47,48 @@ def page_facts(
 ) -> dict[str, PageFacts]:
     facts: dict[str, PageFacts] = defaultdict(PageFacts)
     for chunk in id_chunks(ids):
-        _visits(session, org_id, chunk, as_of, facts)
-        _success_times(session, org_id, chunk, as_of, facts)
+        _kept(session, org_id, chunk, facts)
+        _next_visits(session, org_id, chunk, as_of, facts)
         _recent_attempts(session, org_id, chunk, as_of, since, facts)
     return facts
 
 
-def _visits(
+def _kept(session: Session, org_id: str, ids: Sequence[str], out: dict[str, PageFacts]) -> None:
+    s: Any = PatientState.__table__
+    stmt = select(
+        s.c.patient_id,
+        s.c.completed,
+        s.c.last_completed_at,
+        s.c.attempts,
+        s.c.successes_morning,
+        s.c.successes_afternoon,
+        s.c.successes_evening,
+    ).where(s.c.org_id == org_id, s.c.patient_id.in_(ids))
+    for pid, completed, last, attempts, *successes in session.execute(stmt):
+        facts = out[pid]
+        facts.completed, facts.last_completed_at, facts.attempts = completed, last, attempts
+        facts.successes = tuple(successes)
+
+
+def _next_visits(
     session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
 ) -> None:
+    """The earliest start after as_of of a visit that exists then and is not cancelled
+    (``risk.next_appointment``)."""
     a: Any = Appointment.__table__
-    exists = or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of)
-    completed = and_(a.c.status == "completed", exists, a.c.starts_at <= as_of)
-    upcoming = and_(exists, a.c.starts_at > as_of, a.c.status != "cancelled")
     stmt = (
-        select(
-            a.c.patient_id,
-            func.count().filter(completed),
-            func.max(a.c.starts_at).filter(completed),
-            func.min(a.c.starts_at).filter(upcoming),
+        select(a.c.patient_id, func.min(a.c.starts_at))
+        .where(
+            a.c.org_id == org_id,
+            a.c.patient_id.in_(ids),
+            a.c.starts_at > as_of,
+            a.c.status != "cancelled",
+            or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of),
         )
-        .where(a.c.org_id == org_id, a.c.patient_id.in_(ids))
         .group_by(a.c.patient_id)
     )
-    for pid, n, last, upcoming_at in session.execute(stmt):
-        facts = out[pid]
-        facts.completed, facts.last_completed_at, facts.next_appointment_at = n, last, upcoming_at
-
-
-def _success_times(
-    session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
-) -> None:
-    """The instants of the attempts that succeeded by as_of."""
-    c: Any = Communication.__table__
-    sent = c.c.sent_at <= as_of
-    success = case((c.c.channel == "phone", c.c.connected_at), else_=c.c.responded_at)
-    at = type_coerce(case((and_(sent, success <= as_of), success)), c.c.sent_at.type)
-    times = select(c.c.patient_id, _read(session)(at.label("at"))).where(
-        _attempts(c, org_id, ids), at.is_not(None)
-    )
-    for pid, instant in session.execute(times):
-        out[pid].success_times.append(instant)
-
-
-def _attempts(c: Any, org_id: str, ids: Sequence[str]) -> Any:
-    """The patients' attempts, by the patient index. Each statement tests ``sent_at``
-    itself, outside the WHERE clause: given a range on it there, SQLite chose the org's
-    ``(org_id, sent_at)`` index and read every attempt up to as_of (seconds at 100,000
-    patients)."""
-    return and_(c.c.org_id == org_id, c.c.patient_id.in_(ids), c.c.direction == "outbound")
+    for pid, upcoming_at in session.execute(stmt):
+        out[pid].next_appointment_at = upcoming_at
 
 
 def _read(session: Session) -> Callable[[Any], Any]:
@@ -108,33 +104,27 @@ def _recent_attempts(
     since: datetime,
     out: dict[str, PageFacts],
 ) -> None:
-    """The latest attempts sent by as_of in the domain's order (newest first, equal times
-    by id), those sent since ``since``, and how many were sent by as_of (on each row: a
-    patient with none has no row). Any sent after as_of rank after them."""
+    """The attempts sent, by as_of, at or after the earlier of where the patient's latest
+    attempts begin (``recent_from``) and ``since``: each patient's range of the patient
+    index, joined from their state row."""
     c: Any = Communication.__table__
+    s: Any = PatientState.__table__
     names = HISTORY_COLUMNS[Communication]
-    later = case((c.c.sent_at > as_of, 1), else_=0)
-    rank = func.row_number().over(
-        partition_by=c.c.patient_id, order_by=(later, c.c.sent_at.desc(), c.c.id)
-    )
-    sent = func.sum(1 - later).over(partition_by=c.c.patient_id)
-    ranked = (
-        select(
-            c.c.patient_id,
-            *(c.c[name] for name in names),
-            rank.label("rank"),
-            sent.label("sent"),
-        )
-        .where(_attempts(c, org_id, ids))
-        .subquery()
-    )
+    first = case((s.c.recent_from < since, s.c.recent_from), else_=since)
     read = _read(session)
-    stmt = select(
-        ranked.c.patient_id, ranked.c.sent, *(read(ranked.c[name]) for name in names)
-    ).where(
-        ranked.c.sent_at <= as_of,
-        or_(ranked.c.rank <= HISTORY_LENGTH, ranked.c.sent_at >= since),
+    stmt = (
+        select(s.c.patient_id, *(read(c.c[name]) for name in names))
+        .select_from(s)
+        .join(
+            c,
+            and_(
+                c.c.org_id == s.c.org_id,
+                c.c.patient_id == s.c.patient_id,
+                c.c.sent_at >= first,
+                c.c.sent_at <= as_of,
+            ),
+        )
+        .where(s.c.org_id == org_id, s.c.patient_id.in_(ids), c.c.direction == "outbound")
     )
-    for pid, n, *values in session.execute(stmt):
-        out[pid].attempts = int(n)
+    for pid, *values in session.execute(stmt):
         out[pid].recent_attempts.append(values)

@@ -32,7 +32,8 @@ from reengage.domain import risk
 from reengage.domain.calendar import local_date, parse_as_of, start_of_day, window_first_day
 from reengage.domain.history import PatientHistory
 from reengage.domain.outreach import (
-    best_part_of_day,
+    best_part,
+    count_parts_of_day,
     rate,
     reengagement_history,
     round_one_decimal,
@@ -284,7 +285,7 @@ def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[
                     completed=f.completed,
                     channel=channel,
                     attempts=f.attempts,
-                    success_times=f.success_times,
+                    successes=f.successes,
                     latest_attempts=recent,
                 ),
             )
@@ -349,7 +350,7 @@ class Shown:
     completed: int
     channel: str | None
     attempts: int
-    success_times: list[datetime]
+    successes: tuple[int, ...]  # attempts that succeeded, by part of day
     latest_attempts: PatientHistory  # holding at least the 10 latest attempts
 
 
@@ -371,7 +372,7 @@ def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
             completed=a.total_lifetime_appointments,
             channel=a.recommended_channel,
             attempts=len(h.attempts(where.as_of)),
-            success_times=success_times(h, where.as_of),
+            successes=count_parts_of_day(success_times(h, where.as_of), where.settings.zone()),
             latest_attempts=h,
         ),
     )
@@ -401,8 +402,8 @@ def _shape_entry(p: Patient, where: Scope, s: Standing, shown_: Shown) -> Priori
         recommended_channel=shown_.channel,
         next_action_date=s.next_action_date,
         action_required=list(s.flags),
-        previous_response_rate=rate(len(shown_.success_times), shown_.attempts),
-        best_contact_time=best_part_of_day(shown_.success_times, zone),
+        previous_response_rate=rate(sum(shown_.successes), shown_.attempts),
+        best_contact_time=best_part(shown_.successes),
         reengagement_history=[
             HistoryItem(date=e.date, method=e.method, success=e.success, reason=e.reason)
             for e in reengagement_history(shown_.latest_attempts, where.as_of, zone)

@@ -279,5 +279,12 @@ def _row(org_id: str, state: PatientState, settings_key: str) -> dict[str, Any]:
         "last_attempt_day": state.last_attempt_day,
         "followup_due_at": state.followup_due_at,
         "followup_due_day": state.followup_due_day,
+        "completed": state.completed,
+        "last_completed_at": state.last_completed_at,
+        "attempts": state.attempts,
+        "successes_morning": state.successes[0],
+        "successes_afternoon": state.successes[1],
+        "successes_evening": state.successes[2],
+        "recent_from": state.recent_from,
         "settings_key": settings_key,
     }

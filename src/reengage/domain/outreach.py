@@ -65,11 +65,23 @@ def success_times(history: PatientHistory, as_of: datetime) -> list[datetime]:
 def best_part_of_day(times: Iterable[datetime], zone: ZoneInfo) -> str | None:
     """The part of day most of ``times`` fall in; ties go to the earlier part; None when
     there are none."""
+    return best_part(count_parts_of_day(times, zone))
+
+
+def count_parts_of_day(times: Iterable[datetime], zone: ZoneInfo) -> tuple[int, ...]:
+    """How many of ``times`` fall in each of ``PARTS_OF_DAY``: what ``best_part`` needs, and
+    what a patient's derived state keeps of their success times."""
     counts = dict.fromkeys(PARTS_OF_DAY, 0)
     for at in times:
         counts[part_of_day(at, zone)] += 1
-    best = max(PARTS_OF_DAY, key=lambda part: (counts[part], -PARTS_OF_DAY.index(part)))
-    return best if counts[best] > 0 else None
+    return tuple(counts[part] for part in PARTS_OF_DAY)
+
+
+def best_part(counts: Sequence[int]) -> str | None:
+    """The part of day with the most of ``counts`` (one per ``PARTS_OF_DAY``); ties go to
+    the earlier part; None when all are zero."""
+    best = max(range(len(PARTS_OF_DAY)), key=lambda i: (counts[i], -i))
+    return PARTS_OF_DAY[best] if counts[best] > 0 else None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ a booking, a missed or completed visit, an attempt, a failure, a completed follo
 patient's start). Before the horizon, the full history must be asked instead. Day values are
 proleptic ordinals (``date.toordinal()``) of calendar days in the org's timezone, so SQL
 does day arithmetic with integers on any database.
+
+It also keeps what a page of the prioritized list shows of the whole history (visits
+completed, attempts made, when responses came, where the latest attempts begin), so that a
+page reads a few values per patient instead of records in proportion to their history.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from reengage.domain.calendar import local_date
 from reengage.domain.history import PatientHistory
+from reengage.domain.outreach import HISTORY_LENGTH, count_parts_of_day
 from reengage.domain.risk import MISSED_STATUSES, MISSED_TRACKED
 
 HAPPENED_STATUSES = frozenset({"completed"}) | MISSED_STATUSES
@@ -37,6 +42,14 @@ class PatientState:
     last_attempt_day: int | None
     followup_due_at: datetime | None  # earliest due time of an open follow-up
     followup_due_day: int | None
+    # What the list shows of the whole history (see the module's docstring).
+    completed: int  # completed visits
+    last_completed_at: datetime | None
+    attempts: int  # outreach attempts sent
+    successes: tuple[int, ...]  # attempts that succeeded, by part of day (``PARTS_OF_DAY``)
+    # The send time of the HISTORY_LENGTH-th latest attempt (of the earliest, with fewer):
+    # the attempts sent at or after it hold the latest HISTORY_LENGTH.
+    recent_from: datetime | None
 
 
 def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
@@ -62,6 +75,7 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
             future_until = appt.starts_at
     failed: list[datetime] = []
     attempts: list[datetime] = []
+    successes: list[datetime] = []
     for comm in history.communications:
         moments.append(comm.sent_at)
         if comm.direction == "inbound":
@@ -72,6 +86,7 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
         if success is not None:
             moments.append(success)
             contacts.append(success)
+            successes.append(success)
         if comm.failed_at is not None:
             moments.append(comm.failed_at)
         if comm.failed_at is not None or (comm.channel == "phone" and success is None):
@@ -85,6 +100,8 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
     last_contact = max(contacts, default=None)
     failed_sent = max(failed, default=None)
     due = min(open_due, default=None)
+    completed = [a.starts_at for a in history.appointments if a.status == "completed"]
+    latest_sent = sorted(attempts, reverse=True)[:HISTORY_LENGTH]
     return PatientState(
         patient_id=history.id,
         status=history.status,
@@ -99,4 +116,9 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
         last_attempt_day=day(max(attempts)) if attempts else None,
         followup_due_at=due,
         followup_due_day=day(due) if due is not None else None,
+        completed=len(completed),
+        last_completed_at=max(completed, default=None),
+        attempts=len(attempts),
+        successes=count_parts_of_day(successes, zone),
+        recent_from=latest_sent[-1] if latest_sent else None,
     )

@@ -25,7 +25,8 @@ class Appointment(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "patient_id"], ["patients.org_id", "patients.id"]),
-        Index("ix_appointments_org_patient", "org_id", "patient_id"),
+        # A patient's records; by starts_at, a patient's next visit without reading the others.
+        Index("ix_appointments_org_patient_starts_at", "org_id", "patient_id", "starts_at"),
         # Who has a visit later today (trends and performance at an as_of inside a day).
         Index("ix_appointments_org_starts_at", "org_id", "starts_at"),
     )

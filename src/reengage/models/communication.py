@@ -30,6 +30,7 @@ class Communication(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["org_id", "patient_id"], ["patients.org_id", "patients.id"]),
-        Index("ix_communications_org_patient", "org_id", "patient_id"),
+        # A patient's records; by sent_at, a patient's latest attempts without reading the others.
+        Index("ix_communications_org_patient_sent_at", "org_id", "patient_id", "sent_at"),
         Index("ix_communications_org_sent_at", "org_id", "sent_at"),
     )

@@ -32,6 +32,15 @@ class PatientState(Base):
     last_attempt_day: Mapped[int | None] = mapped_column(Integer)
     followup_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     followup_due_day: Mapped[int | None] = mapped_column(Integer)
+    # What a page of the list shows of the whole history (``domain.state``); null in rows
+    # written before migration 0007, which are not used until the org is rebuilt.
+    completed: Mapped[int | None] = mapped_column(Integer)
+    last_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int | None] = mapped_column(Integer)
+    successes_morning: Mapped[int | None] = mapped_column(Integer)
+    successes_afternoon: Mapped[int | None] = mapped_column(Integer)
+    successes_evening: Mapped[int | None] = mapped_column(Integer)
+    recent_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The org settings this row (and the patient's attempt outcomes) were computed under
     # (``OrgSettings.derivation_key``): rows under other settings are not used.
     settings_key: Mapped[str] = mapped_column(String(200))
