@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,18 +37,15 @@ def _pg_url(dbname: str) -> str:
     return f"{base}/{dbname}"
 
 
-@pytest.fixture(scope="session", params=DATABASES)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "reengage.db"
-        url = f"sqlite:///{path}"
-        migrate.upgrade(url)
-        yield url
+@contextmanager
+def empty_database(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of a new, empty database of this kind: a file in ``directory`` (SQLite), or
+    a database on ``PG_ADMIN_URL``'s server, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'reengage.db'}"
         return
-    if request.param != "postgresql":
-        raise ValueError(f"unknown test database {request.param!r}")
+    if kind != "postgresql":
+        raise ValueError(f"unknown test database {kind!r}")
     dbname = f"reengage_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(
         PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
@@ -55,14 +53,21 @@ def database_url(
     )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    url = _pg_url(dbname)
     try:
-        migrate.upgrade(url)
-        yield url
+        yield _pg_url(dbname)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with empty_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        migrate.upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

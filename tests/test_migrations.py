@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect
 
 import reengage.models  # noqa: F401  (registers every table)
 from reengage.analytics import state
@@ -19,7 +18,7 @@ from reengage.db import migrate
 from reengage.db.base import Base
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.models import DerivedStatus, PatientState
-from tests.conftest import PG_ADMIN_URL
+from tests.conftest import empty_database
 from tests.factories import appointment, make_org, outbound, patient
 
 
@@ -32,22 +31,9 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
 @pytest.fixture
 def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """An empty database of the same kind as the suite's, for migrating step by step."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"reengage_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://"),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{PG_ADMIN_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with empty_database(kind, tmp_path) as url:
+        yield url
 
 
 def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(fresh_url: str) -> None:
