@@ -10,10 +10,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect
+from typer.testing import CliRunner
 
 import reengage.models  # noqa: F401  (registers every table)
 from reengage.analytics import state
 from reengage.app import create_app
+from reengage.cli import app as cli_app
+from reengage.config import get_settings
 from reengage.db import migrate
 from reengage.db.base import Base
 from reengage.db.engine import make_engine, make_sessionmaker
@@ -36,7 +39,9 @@ def fresh_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(fresh_url: str) -> None:
+def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(
+    fresh_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rows written before 0007 lack the list's all-time figures: the org answers from its
     derived rows without the stored standings until a rebuild fills them."""
     migrate.upgrade(fresh_url, "0006")
@@ -45,7 +50,16 @@ def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(fresh_url: s
         org = make_org(engine, timezone="Australia/Sydney")
         with make_sessionmaker(engine)() as session:
             assert session.get(DerivedStatus, org.id) is not None  # a new org has one
-        migrate.upgrade(fresh_url)
+        monkeypatch.setenv("REENGAGE_DATABASE_URL", fresh_url)
+        get_settings.cache_clear()
+        try:
+            upgraded = CliRunner().invoke(cli_app, ["db", "upgrade"])
+        finally:
+            get_settings.cache_clear()
+        assert upgraded.exit_code == 0, upgraded.output
+        assert f"{org.id}: answers correctly but more slowly until 'reengage state rebuild" in (
+            upgraded.output
+        )
         indexes = {i["name"] for i in inspect(engine).get_indexes("communications")}
         assert "ix_communications_org_patient_sent_at" in indexes
         assert "ix_communications_org_patient" not in indexes

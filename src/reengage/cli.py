@@ -50,9 +50,20 @@ def _sessions() -> sessionmaker[Session]:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database (REENGAGE_DATABASE_URL) to the current schema."""
+    from reengage.analytics import rollup_queries
+
     url = get_settings().database_url
     migrate.upgrade(url)
     typer.echo("database is at the current schema")
+    # Some upgrades (0004, 0007) leave orgs' derived rows incomplete: say which, and how.
+    with _sessions()() as session:
+        orgs = _org_ids(session, None)
+        waiting = [one for one in orgs if rollup_queries.status(session, one) is None]
+    for one in waiting:
+        typer.echo(
+            f"{one}: answers correctly but more slowly until 'reengage state rebuild {one}' "
+            "(about a minute per 100,000 patients)"
+        )
 
 
 @orgs_app.command("create")
