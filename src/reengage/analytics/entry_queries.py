@@ -10,7 +10,7 @@ communications' patient index by send time. These figures answer where the store
 standings do: at an as_of at or after every record's instants (``rollups.usable``), which
 is the only caller's precondition. Reading whole histories (``queries.load_histories``)
 cost in proportion to the records: a patient with nine years of history was three times
-as slow to show as one with three, and counting the records in SQL still 40% slower.
+as slow to show as one with three, and counting its records in SQL a third slower.
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
     contacts: list[datetime] = []
     future_until: datetime | None = None
     missed: list[datetime] = []
+    completed: list[datetime] = []
     for appt in history.appointments:
         if appt.booked_at is not None:
             moments.append(appt.booked_at)
@@ -69,6 +70,7 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
             moments.append(appt.starts_at)
         if appt.status == "completed":
             contacts.append(appt.starts_at)
+            completed.append(appt.starts_at)
         if appt.status in MISSED_STATUSES:
             missed.append(appt.starts_at)
         if appt.status != "cancelled" and (future_until is None or appt.starts_at > future_until):
@@ -100,7 +102,6 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
     last_contact = max(contacts, default=None)
     failed_sent = max(failed, default=None)
     due = min(open_due, default=None)
-    completed = [a.starts_at for a in history.appointments if a.status == "completed"]
     latest_sent = sorted(attempts, reverse=True)[:HISTORY_LENGTH]
     return PatientState(
         patient_id=history.id,
