@@ -1,6 +1,12 @@
 """The reference for ``bench/run.py``: DuckDB answering ``risk-metrics`` and the ``performance``
 counts straight from an org's raw events exported to Parquet.
 
+Its answers have the API's shapes (the frontend team's seed, ``shared/seed``): the tier counts
+under ``risk_summary`` as ``critical_risk`` ... ``engaged``, the performance totals under
+``reengagement_metrics`` and the funnels under ``communication_channels``. The names are
+written out here, not taken from ``reengage.analytics.schemas``, so a rename there shows up
+as a mismatch instead of being followed silently.
+
 No derived table, no cache: every query reads the four event tables (patients, appointments,
 communications, followups) as the clinic sent them and applies the contract's definitions
 (``shared/contract.md``; the Python reference is ``reengage.domain``). The benchmark times
@@ -31,7 +37,20 @@ from reengage.db.types import UTCDateTime
 from reengage.demo.loader import TABLES
 from reengage.domain.settings import OrgSettings
 
-TIERS = ("critical", "high", "medium", "low", "engaged")
+# The seed's key in ``risk_summary`` for each tier's count, in the seed's order.
+RISK_SUMMARY_KEYS = {
+    "critical": "critical_risk",
+    "high": "high_risk",
+    "medium": "medium_risk",
+    "low": "low_risk",
+    "engaged": "engaged",
+}
+ALERTS = (
+    "missed_appointments_14d",
+    "failed_communications",
+    "overdue_followups",
+    "no_future_appointments",
+)
 CHANNELS = ("sms", "email", "phone")
 EXPORT_CHUNK = 200_000
 
@@ -280,10 +299,10 @@ tiered AS (
     FROM assessed
 )
 SELECT
-    count(*) FILTER (WHERE tier = 'critical') AS critical,
-    count(*) FILTER (WHERE tier = 'high') AS high,
-    count(*) FILTER (WHERE tier = 'medium') AS medium,
-    count(*) FILTER (WHERE tier = 'low') AS low,
+    count(*) FILTER (WHERE tier = 'critical') AS critical_risk,
+    count(*) FILTER (WHERE tier = 'high') AS high_risk,
+    count(*) FILTER (WHERE tier = 'medium') AS medium_risk,
+    count(*) FILTER (WHERE tier = 'low') AS low_risk,
     count(*) FILTER (WHERE tier = 'engaged') AS engaged,
     count(*) FILTER (WHERE missed_flag) AS missed_appointments_14d,
     count(*) FILTER (WHERE failed_flag) AS failed_communications,
@@ -294,19 +313,12 @@ FROM tiered
 """
 
     def risk_metrics(self) -> dict[str, Any]:
-        """The numbers of ``GET /risk-metrics``, keyed as in its response."""
+        """The numbers of ``GET /risk-metrics``, at the paths and under the names of its
+        response (``risk_summary.critical_risk``, ..., ``alerts.*``)."""
         row = self._one(self.risk_metrics_sql())
         return {
-            "risk_summary": {tier: row[tier] for tier in TIERS},
-            "alerts": {
-                name: row[name]
-                for name in (
-                    "missed_appointments_14d",
-                    "failed_communications",
-                    "overdue_followups",
-                    "no_future_appointments",
-                )
-            },
+            "risk_summary": {key: row[key] for key in RISK_SUMMARY_KEYS.values()},
+            "alerts": {name: row[name] for name in ALERTS},
             "immediate_actions_required": row["immediate_actions_required"],
         }
 
@@ -410,7 +422,9 @@ FROM totals
 """
 
     def performance(self, days: int = 30) -> dict[str, Any]:
-        """The numbers of ``GET /performance`` (all but ``avg_days_to_reengage``)."""
+        """The numbers of ``GET /performance`` (all but ``avg_days_to_reengage``), nested as
+        in its response: totals under ``reengagement_metrics``, funnels under
+        ``communication_channels``."""
         r = self._one(self.performance_sql(days))
         b = self.settings.benchmarks
         contact, conversion = r["contact_success_rate"], r["conversion_rate"]
@@ -429,12 +443,14 @@ FROM totals
         return {
             "period_start": (self.today - timedelta(days=days - 1)).isoformat(),
             "period_end": self.today.isoformat(),
-            "outreach_attempts": r["attempts"],
-            "successful_contacts": r["successes"],
-            "contact_success_rate": contact,
-            "appointments_scheduled": r["conversions"],
-            "conversion_rate": conversion,
-            "channel_performance": {
+            "reengagement_metrics": {
+                "outreach_attempts": r["attempts"],
+                "successful_contacts": r["successes"],
+                "contact_success_rate": contact,
+                "appointments_scheduled": r["conversions"],
+                "conversion_rate": conversion,
+            },
+            "communication_channels": {
                 "sms": {
                     "sent": r["sms_sent"],
                     "delivered": r["sms_delivered"],
@@ -488,13 +504,19 @@ FROM totals
 
 
 def mismatches(api: Any, reference: Any, path: str = "") -> list[str]:
-    """Every number (or value) the reference gives that the API's answer does not equal."""
+    """Every number (or value) the reference gives that the API's answer does not equal, and
+    every path the reference has that the API's answer lacks (a null rate under a renamed or
+    moved key is a mismatch, not a match with ``None``)."""
     out: list[str] = []
     if isinstance(reference, dict):
         if not isinstance(api, dict):
             return [f"{path or '.'}: API gave {api!r}, DuckDB an object"]
         for key, value in reference.items():
-            out += mismatches(api.get(key), value, f"{path}.{key}" if path else key)
+            where = f"{path}.{key}" if path else key
+            if key not in api:
+                out.append(f"{where}: missing from the API's answer (DuckDB {value!r})")
+                continue
+            out += mismatches(api[key], value, where)
         return out
     if api != reference:
         out.append(f"{path}: API {api!r} != DuckDB {reference!r}")

@@ -8,7 +8,9 @@ every analytics endpoint (p50 and p95 of ``--runs`` requests after ``--warmup``)
 API's ingestion throughput, and the server's peak resident memory (VmHWM). The same raw
 events are exported to Parquet and DuckDB recomputes ``risk-metrics`` and the 30-day
 ``performance`` from them: its time is the reference, and its numbers must equal the API's
-(any difference is printed and the command exits 2).
+at the same paths and under the same names (the seed's: ``risk_summary.critical_risk``,
+``reengagement_metrics.outreach_attempts``, ``communication_channels.sms.sent``, ...); any
+difference, or a path the API's answer lacks, is printed and the command exits 2.
 
     .venv/bin/python bench/run.py --sizes S                                 # both databases
     .venv/bin/python bench/run.py --sizes S,M,M-long,L --databases postgresql

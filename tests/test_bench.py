@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -108,6 +109,36 @@ def test_mismatches_name_every_number_that_differs() -> None:
     ]
 
 
+def test_mismatches_name_every_path_the_api_lacks() -> None:
+    """A null under a renamed or moved key is not a match with the missing key's ``None``."""
+    api = {"risk_summary": {"critical_risk": 3}, "reengagement_metrics": {"rate": None}}
+    assert mismatches(api, {"risk_summary": {"critical": 3}, "rate": None}) == [
+        "risk_summary.critical: missing from the API's answer (DuckDB 3)",
+        "rate: missing from the API's answer (DuckDB None)",
+    ]
+    assert mismatches(api, {"reengagement_metrics": {"rate": None}}) == []
+
+
+def leaves(answer: Any, path: str = "") -> set[str]:
+    """Every path to a value that is not an object, dotted."""
+    if not isinstance(answer, dict):
+        return {path}
+    return set().union(*(leaves(v, f"{path}.{k}" if path else k) for k, v in answer.items()))
+
+
+# What the API answers and DuckDB does not recompute: identification, the as_of used, and
+# ``avg_days_to_reengage`` (a per-day walk; see ``duckdb_reference``).
+NOT_RECOMPUTED = {
+    "risk-metrics": {"organization_id", "last_updated"},
+    "performance": {
+        "organization_id",
+        "last_updated",
+        "timeframe",
+        "reengagement_metrics.avg_days_to_reengage",
+    },
+}
+
+
 @pytest.mark.parametrize(
     "as_of", ["2026-11-24T06:00:00Z", "2026-11-20", "2026-10-12T09:30:00+11:00"]
 )
@@ -131,13 +162,32 @@ def test_duckdb_gives_the_apis_risk_metrics_and_performance(
         }
     reference = Reference(files, where.settings, where.as_of)
     try:
-        assert mismatches(metrics, reference.risk_metrics()) == []
+        theirs = reference.risk_metrics()
+        assert mismatches(metrics, theirs) == []
+        # Every figure of the API's answer is recomputed, at the same path (the seed's).
+        assert leaves(metrics) - leaves(theirs) == NOT_RECOMPUTED["risk-metrics"]
+        assert leaves(theirs) <= leaves(metrics)
         for days, answer in outcomes.items():
-            assert mismatches(answer, reference.performance(days)) == [], days
+            funnels = reference.performance(days)
+            assert mismatches(answer, funnels) == [], days
+            assert leaves(answer) - leaves(funnels) == NOT_RECOMPUTED["performance"], days
+            assert leaves(funnels) <= leaves(answer), days
     finally:
         reference.close()
+    assert list(theirs["risk_summary"]) == [
+        "critical_risk",
+        "high_risk",
+        "medium_risk",
+        "low_risk",
+        "engaged",
+    ]
     assert sum(metrics["risk_summary"].values()) > 50
-    assert outcomes[30]["outreach_attempts"] > 50
+    totals = outcomes[30]["reengagement_metrics"]
+    assert totals["outreach_attempts"] > 50
+    channels = outcomes[30]["communication_channels"]
+    assert totals["outreach_attempts"] == (
+        channels["sms"]["sent"] + channels["email"]["sent"] + channels["phone"]["attempted"]
+    )
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -110,10 +110,10 @@ def test_the_four_cards_on_a_hand_worked_clinic(client: TestClient, org: OrgFixt
     metrics = client.get(f"{base}/risk-metrics", params={"as_of": AS_OF}, headers=org.headers())
     assert metrics.json()["immediate_actions_required"] == 1
     assert metrics.json()["risk_summary"] == {
-        "critical": 1,
-        "high": 2,
-        "medium": 0,
-        "low": 0,
+        "critical_risk": 1,
+        "high_risk": 2,
+        "medium_risk": 0,
+        "low_risk": 0,
         "engaged": 3,
     }
 

@@ -78,13 +78,15 @@ def figures(
 ) -> dict[str, Any]:
     """The body's figures (all but organization_id, last_updated and the period)."""
     return {
-        "outreach_attempts": attempts,
-        "successful_contacts": successes,
-        "contact_success_rate": contact_rate,
-        "appointments_scheduled": scheduled,
-        "conversion_rate": conversion_rate,
-        "avg_days_to_reengage": avg_days,
-        "channel_performance": {
+        "reengagement_metrics": {
+            "outreach_attempts": attempts,
+            "successful_contacts": successes,
+            "contact_success_rate": contact_rate,
+            "appointments_scheduled": scheduled,
+            "conversion_rate": conversion_rate,
+            "avg_days_to_reengage": avg_days,
+        },
+        "communication_channels": {
             "sms": dict(zip(("sent", "delivered", "responded", "response_rate"), sms, strict=True)),
             "email": dict(
                 zip(("sent", "opened", "responded", "response_rate"), email, strict=True)
@@ -205,7 +207,7 @@ def test_benchmarks_are_settings(client: TestClient, totals: OrgFixture) -> None
             "industry_avg_conversion": conversion,
             "our_performance": expected,
         }
-        assert body["contact_success_rate"] == 61.4
+        assert body["reengagement_metrics"]["contact_success_rate"] == 61.4
 
 
 # --- (b) the seed's channel figures ---------------------------------------------------------
@@ -287,11 +289,11 @@ def test_the_seeds_channel_figures(client: TestClient, org: OrgFixture) -> None:
         our_performance="below_average",
     )
     # The counts add up as the contract says.
-    channels = body["channel_performance"]
-    assert body["outreach_attempts"] == (
+    channels = body["communication_channels"]
+    assert body["reengagement_metrics"]["outreach_attempts"] == (
         channels["sms"]["sent"] + channels["email"]["sent"] + channels["phone"]["attempted"]
     )
-    assert body["successful_contacts"] == (
+    assert body["reengagement_metrics"]["successful_contacts"] == (
         channels["sms"]["responded"]
         + channels["email"]["responded"]
         + channels["phone"]["connected"]
@@ -357,15 +359,18 @@ def test_conversions_in_the_attribution_window(client: TestClient, org: OrgFixtu
     )
     # A day later w4's booking has happened: 3 of 5.
     later = get_performance(client, org, as_of="2026-06-16T12:00:00Z")
-    assert (later["appointments_scheduled"], later["conversion_rate"]) == (3, 60.0)
+    totals = later["reengagement_metrics"]
+    assert (totals["appointments_scheduled"], totals["conversion_rate"]) == (3, 60.0)
     # Before w2's booking (06-03 23:30) only w3's call had converted.
     early = get_performance(client, org, as_of="2026-06-03T23:00:00Z")
-    assert (early["outreach_attempts"], early["appointments_scheduled"]) == (4, 1)
-    assert early["channel_performance"]["phone"]["appointment_booked"] == 1
+    totals = early["reengagement_metrics"]
+    assert (totals["outreach_attempts"], totals["appointments_scheduled"]) == (4, 1)
+    assert early["communication_channels"]["phone"]["appointment_booked"] == 1
     # A 15-day window reaches w1's booking on 06-04.
     patch_settings(client, org, {"attribution_window_days": 15})
     body = get_performance(client, org, as_of=AS_OF)
-    assert (body["appointments_scheduled"], body["conversion_rate"]) == (3, 60.0)
+    totals = body["reengagement_metrics"]
+    assert (totals["appointments_scheduled"], totals["conversion_rate"]) == (3, 60.0)
     assert body["benchmark_comparison"]["our_performance"] == "average"
 
 
@@ -386,14 +391,15 @@ def test_only_a_successful_contact_cuts_attribution(client: TestClient, org: Org
         },
     )
     body = get_performance(client, org, as_of=AS_OF)
-    assert body["appointments_scheduled"] == 1
-    assert body["channel_performance"]["phone"] == {
+    assert body["reengagement_metrics"]["appointments_scheduled"] == 1
+    assert body["communication_channels"]["phone"] == {
         "attempted": 1,
         "connected": 0,
         "appointment_booked": 0,
         "conversion_rate": None,
     }
-    assert (body["contact_success_rate"], body["conversion_rate"]) == (50.0, 100.0)
+    totals = body["reengagement_metrics"]
+    assert (totals["contact_success_rate"], totals["conversion_rate"]) == (50.0, 100.0)
 
 
 # --- Zero denominators ------------------------------------------------------------------------
@@ -496,9 +502,9 @@ def test_timeframes_are_the_last_n_days(
     body = get_performance(client, spread, **params)
     assert body["timeframe"] == (timeframe or "last_30_days")
     assert (body["period_start"], body["period_end"]) == (start, "2026-06-15")
-    assert body["outreach_attempts"] == attempts
-    assert body["channel_performance"]["sms"]["sent"] == attempts
-    assert body["contact_success_rate"] == 0.0
+    assert body["reengagement_metrics"]["outreach_attempts"] == attempts
+    assert body["communication_channels"]["sms"]["sent"] == attempts
+    assert body["reengagement_metrics"]["contact_success_rate"] == 0.0
 
 
 def test_timeframes_are_the_clinics_days(client: TestClient, spread: OrgFixture) -> None:
@@ -508,17 +514,18 @@ def test_timeframes_are_the_clinics_days(client: TestClient, spread: OrgFixture)
     expected = {"last_7_days": 3, "last_30_days": 5, "last_90_days": 7}
     for timeframe, attempts in expected.items():
         body = get_performance(client, spread, as_of=AS_OF, timeframe=timeframe)
-        assert body["outreach_attempts"] == attempts, timeframe
+        assert body["reengagement_metrics"]["outreach_attempts"] == attempts, timeframe
         assert body["last_updated"] == "2026-06-15T22:00:00+10:00"
         assert body["period_end"] == "2026-06-15"
     # A bare date is the end of that day in Sydney: 06-15 23:59:59.999999+10:00.
     body = get_performance(client, spread, as_of="2026-06-15", timeframe="last_7_days")
     assert (body["period_start"], body["period_end"]) == ("2026-06-09", "2026-06-15")
-    assert body["outreach_attempts"] == 4  # 06-15 13:00Z is 23:00 in Sydney: before as_of
+    # 06-15 13:00Z is 23:00 in Sydney: before as_of
+    assert body["reengagement_metrics"]["outreach_attempts"] == 4
     # An as_of of 06-14 22:00Z is 06-15 08:00 in Sydney: the same dates, fewer events.
     body = get_performance(client, spread, as_of="2026-06-14T22:00:00Z", timeframe="last_7_days")
     assert (body["period_start"], body["period_end"]) == ("2026-06-09", "2026-06-15")
-    assert body["outreach_attempts"] == 2
+    assert body["reengagement_metrics"]["outreach_attempts"] == 2
 
 
 def test_events_after_as_of_are_not_counted(client: TestClient, org: OrgFixture) -> None:
@@ -551,14 +558,16 @@ def test_events_after_as_of_are_not_counted(client: TestClient, org: OrgFixture)
         },
     )
     body = get_performance(client, org, as_of=AS_OF)
-    channels = body["channel_performance"]
+    channels = body["communication_channels"]
     assert channels["sms"] == {"sent": 1, "delivered": 0, "responded": 0, "response_rate": None}
     assert channels["email"] == {"sent": 1, "opened": 1, "responded": 0, "response_rate": 0.0}
     assert channels["phone"]["connected"] == 0
-    assert (body["outreach_attempts"], body["successful_contacts"]) == (3, 0)
+    totals = body["reengagement_metrics"]
+    assert (totals["outreach_attempts"], totals["successful_contacts"]) == (3, 0)
     later = get_performance(client, org, as_of="2026-06-16T12:00:00Z")
-    assert (later["outreach_attempts"], later["successful_contacts"]) == (3, 3)
-    assert later["channel_performance"]["sms"]["delivered"] == 1
+    totals = later["reengagement_metrics"]
+    assert (totals["outreach_attempts"], totals["successful_contacts"]) == (3, 3)
+    assert later["communication_channels"]["sms"]["delivered"] == 1
 
 
 # --- Days to reengage --------------------------------------------------------------------------
@@ -617,7 +626,7 @@ def test_avg_days_to_reengage(
 ) -> None:
     post_batch(client, org, reengaging())
     body = get_performance(client, org, as_of=AS_OF, timeframe=timeframe)
-    assert body["avg_days_to_reengage"] == avg_days
+    assert body["reengagement_metrics"]["avg_days_to_reengage"] == avg_days
 
 
 def test_avg_days_to_reengage_as_of_earlier(client: TestClient, org: OrgFixture) -> None:
@@ -625,12 +634,13 @@ def test_avg_days_to_reengage_as_of_earlier(client: TestClient, org: OrgFixture)
     # As of 06-07 18:00 the last 30 days are 05-09..06-07: r2 (06-03, 4 days) and r4's
     # first spell (05-10, 9 days) had ended; r1's email was not answered yet.
     body = get_performance(client, org, as_of="2026-06-07T18:00:00Z")
-    assert body["avg_days_to_reengage"] == 6.5
+    assert body["reengagement_metrics"]["avg_days_to_reengage"] == 6.5
     body = get_performance(client, org, as_of="2026-06-07T18:00:00Z", timeframe="last_7_days")
-    assert body["avg_days_to_reengage"] == 4.0
+    assert body["reengagement_metrics"]["avg_days_to_reengage"] == 4.0
     # r5's call still counts as outreach: 7 attempts in the last 30 days as of as_of.
     body = get_performance(client, org, as_of=AS_OF)
-    assert (body["outreach_attempts"], body["successful_contacts"]) == (7, 4)
+    totals = body["reengagement_metrics"]
+    assert (totals["outreach_attempts"], totals["successful_contacts"]) == (7, 4)
 
 
 # --- Parameters and access ---------------------------------------------------------------------

@@ -52,7 +52,12 @@ def test_prepare_loads_once_and_keeps_its_key(tmp_path: Path) -> None:
 def test_quickstart_command_serves_the_demo(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "REENGAGE_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
-    command = [sys.executable, "-m", "reengage.cli", "quickstart", "--port", str(port)]
+    # As the README's examples load it (DEMO_AS_OF, which scripts/run passes on).
+    ends = "2026-11-24T17:00:00+11:00"
+    command = [
+        *(sys.executable, "-m", "reengage.cli", "quickstart", "--port", str(port)),
+        *("--demo-as-of", ends),
+    ]
     proc = subprocess.Popen(
         command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -74,6 +79,19 @@ def test_quickstart_command_serves_the_demo(tmp_path: Path) -> None:
         assert body["total"] == quickstart.DEMO_PATIENTS
         assert len(body["items"]) == 2  # type: ignore[arg-type]
         assert _get(f"{base}/api/v1/orgs/org_demo/patients")[0] == 401
+        # The README's risk-metrics example, from the clinic the command loaded.
+        as_of = ends.replace("+", "%2B")
+        status, metrics = _get(
+            f"{base}/api/v1/reengagement/org_demo/risk-metrics?as_of={as_of}", key
+        )
+        assert status == 200
+        assert metrics["risk_summary"] == {
+            "critical_risk": 337,
+            "high_risk": 39,
+            "medium_risk": 49,
+            "low_risk": 24,
+            "engaged": 246,
+        }
     finally:
         proc.terminate()
         output, _ = proc.communicate(timeout=20)

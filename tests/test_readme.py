@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from reengage import quickstart
 from reengage.cli import app as cli_app
 from reengage.config import Settings
 from reengage.demo import load_demo
@@ -100,10 +101,21 @@ def _json_blocks(section: str) -> list[Any]:
 def test_the_analytics_examples_are_the_demo_clinics_real_answers(
     client: TestClient, engine: Engine
 ) -> None:
-    """The README's example responses come from the demo clinic it names, unedited."""
-    org = make_org(engine, timezone="Australia/Sydney")
+    """The README's example responses come from the demo clinic it names, unedited: the one
+    ``./scripts/run`` loads (``quickstart``'s size, seed and timezone) with the README's
+    ``DEMO_AS_OF``, asked at the README's ``as_of``."""
     as_of = "2026-11-24T17:00:00+11:00"
-    load_demo(engine, org.id, 2000, 1, datetime.fromisoformat(as_of))
+    section = _section("Risk analytics")
+    assert f"DEMO_AS_OF={as_of} ./scripts/run" in section
+    assert section.count(f"as_of={as_of.replace('+', '%2B')}") >= 2  # the curl lines
+    org = make_org(engine, timezone=quickstart.DEMO_TIMEZONE)
+    load_demo(
+        engine,
+        org.id,
+        quickstart.DEMO_PATIENTS,
+        quickstart.DEMO_SEED,
+        datetime.fromisoformat(as_of),
+    )
     metrics_example, list_example = _json_blocks(_section("Risk analytics"))
     base = f"/api/v1/reengagement/{org.id}"
     params = {"as_of": as_of}

@@ -13,8 +13,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from reengage.analytics import service
 from reengage.models import AuditEntry
-from tests.factories import OrgFixture, appointment, communication, followup, patient
+from tests.factories import (
+    OrgFixture,
+    appointment,
+    communication,
+    followup,
+    make_org,
+    patient,
+)
 from tests.helpers import problems
 
 AS_OF = "2026-06-15T12:00:00Z"  # org timezone UTC: as_of's date is 2026-06-15
@@ -43,8 +51,8 @@ def listed(
 ) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
     """(patient ids in order, {id: entry}, summary) of one page of the list."""
     body = get(client, org, LIST, as_of=as_of, **params)
-    ids = [p["patient_id"] for p in body["patients"]]
-    return ids, {p["patient_id"]: p for p in body["patients"]}, body["summary"]
+    ids = [p["id"] for p in body["patients"]]
+    return ids, {p["id"]: p for p in body["patients"]}, body["summary"]
 
 
 def patch_settings(client: TestClient, org: OrgFixture, body: dict[str, Any]) -> None:
@@ -228,7 +236,7 @@ def expected_entry(pid: str, **fields: Any) -> dict[str, Any]:
     """The whole list entry of a clinic patient: identity from the record, the rest given."""
     record = next(p for p in clinic()["patients"] if p["id"] == pid)
     defaults: dict[str, Any] = {
-        "patient_id": pid,
+        "id": pid,
         "name": record["name"],
         "phone": record["phone"],
         "email": record["email"],
@@ -237,9 +245,12 @@ def expected_entry(pid: str, **fields: Any) -> dict[str, Any]:
         "last_appointment_date": None,
         "next_scheduled_appointment": None,
         "total_lifetime_appointments": 0,
+        "missed_appointments_last_90d": 0,
         "previous_response_rate": None,
         "best_contact_time": None,
         "reengagement_history": [],
+        "referral_source": record["referral_source"],
+        "last_treatment_outcome": record["last_treatment_outcome"],
     }
     return defaults | fields
 
@@ -314,6 +325,7 @@ EXPECTED = {
         last_contact_date="2026-04-16",
         last_appointment_date="2026-04-16",
         total_lifetime_appointments=1,
+        missed_appointments_last_90d=1,  # the no_show of 03-20 (the 90 days begin 03-18)
         action_priority=1,
         recommended_action="immediate_phone_call",
         recommended_channel="phone",
@@ -340,6 +352,7 @@ EXPECTED = {
         risk_score=34,
         days_since_last_contact=14,
         last_contact_date="2026-06-01",
+        missed_appointments_last_90d=1,  # the no_show of 06-10
         action_priority=1,
         recommended_action="reschedule_missed_appointment",
         recommended_channel="email",  # no phone: not phone, not sms (its preference)
@@ -396,7 +409,13 @@ def test_risk_metrics_of_the_clinic(client: TestClient, stocked: OrgFixture) -> 
     assert body == {
         "organization_id": stocked.id,
         "last_updated": "2026-06-15T12:00:00Z",
-        "risk_summary": {"critical": 1, "high": 1, "medium": 2, "low": 2, "engaged": 4},
+        "risk_summary": {
+            "critical_risk": 1,
+            "high_risk": 1,
+            "medium_risk": 2,
+            "low_risk": 2,
+            "engaged": 4,
+        },
         "alerts": {
             "missed_appointments_14d": 1,
             "failed_communications": 1,
@@ -415,9 +434,9 @@ def test_prioritized_list_of_the_clinic(client: TestClient, stocked: OrgFixture)
     assert body["organization_id"] == stocked.id
     assert body["last_updated"] == "2026-06-15T12:00:00Z"
     assert (body["limit"], body["offset"]) == (50, 0)
-    assert [p["patient_id"] for p in body["patients"]] == BY_RISK_SCORE
+    assert [p["id"] for p in body["patients"]] == BY_RISK_SCORE
     for entry in body["patients"]:
-        assert entry == EXPECTED[entry["patient_id"]]
+        assert entry == EXPECTED[entry["id"]]
     assert body["summary"] == {
         "total": 9,
         "total_at_risk": 4,
@@ -561,7 +580,7 @@ def test_limit_and_offset_page_the_list(
     client: TestClient, stocked: OrgFixture, limit: int, offset: int, ids: list[str]
 ) -> None:
     body = get(client, stocked, LIST, as_of=AS_OF, limit=limit, offset=offset)
-    assert [p["patient_id"] for p in body["patients"]] == ids
+    assert [p["id"] for p in body["patients"]] == ids
     assert (body["limit"], body["offset"]) == (limit, offset)
     # The summary is over the whole filtered set, whatever the page.
     assert body["summary"]["total"] == 9
@@ -579,10 +598,10 @@ def test_tier_thresholds_and_booked_setting_move_patients(
     # p04 35 critical, p05 60 critical; p06 and p11 are booked: engaged.
     metrics = get(client, stocked, METRICS, as_of=AS_OF)
     assert metrics["risk_summary"] == {
-        "critical": 2,
-        "high": 1,
-        "medium": 3,
-        "low": 2,
+        "critical_risk": 2,
+        "high_risk": 1,
+        "medium_risk": 3,
+        "low_risk": 2,
         "engaged": 2,
     }
     assert metrics["immediate_actions_required"] == 3  # p04, p05 critical; p09 missed
@@ -613,10 +632,10 @@ def test_tier_thresholds_and_booked_setting_move_patients(
     metrics = get(client, stocked, METRICS, as_of=AS_OF)
     # p06 (106 days) turns critical and p11 (5 days) low, although both are booked.
     assert metrics["risk_summary"] == {
-        "critical": 3,
-        "high": 1,
-        "medium": 3,
-        "low": 3,
+        "critical_risk": 3,
+        "high_risk": 1,
+        "medium_risk": 3,
+        "low_risk": 3,
         "engaged": 0,
     }
     assert metrics["immediate_actions_required"] == 4
@@ -624,7 +643,7 @@ def test_tier_thresholds_and_booked_setting_move_patients(
     ids, entries, summary = listed(client, stocked, risk_level="critical")
     assert ids == ["p05", "p06", "p04"]  # 80, 60 (no +15: booked), 50 (35 + 15)
     assert entries["p06"] == {
-        "patient_id": "p06",
+        "id": "p06",
         "name": "Patient p06",
         "phone": "+61400000006",
         "email": "p06@example.org",
@@ -635,7 +654,10 @@ def test_tier_thresholds_and_booked_setting_move_patients(
         "last_appointment_date": "2026-03-01",
         "next_scheduled_appointment": "2026-06-25T09:00:00Z",
         "total_lifetime_appointments": 1,
+        "missed_appointments_last_90d": 0,
         "health_conditions": ["condition p06"],
+        "referral_source": "GP referral",
+        "last_treatment_outcome": "improving",
         "communication_preferences": [],
         "action_priority": 1,
         "recommended_action": "immediate_phone_call",
@@ -692,10 +714,10 @@ def test_as_of_in_the_past_ignores_later_events(client: TestClient, org: OrgFixt
     # q03 is booked (engaged, nothing to do); q04 registered at exactly as_of (0 days).
     metrics = get(client, org, METRICS, as_of="2026-06-05T12:00:00Z")
     assert metrics["risk_summary"] == {
-        "critical": 0,
-        "high": 2,
-        "medium": 0,
-        "low": 0,
+        "critical_risk": 0,
+        "high_risk": 2,
+        "medium_risk": 0,
+        "low_risk": 0,
         "engaged": 2,
     }
     assert metrics["alerts"]["no_future_appointments"] == 3
@@ -719,10 +741,10 @@ def test_as_of_in_the_past_ignores_later_events(client: TestClient, org: OrgFixt
     # visit 3 days ago; q04 registered 5 days ago.
     metrics = get(client, org, METRICS, as_of="2026-06-10T12:00:00Z")
     assert metrics["risk_summary"] == {
-        "critical": 0,
-        "high": 0,
-        "medium": 0,
-        "low": 0,
+        "critical_risk": 0,
+        "high_risk": 0,
+        "medium_risk": 0,
+        "low_risk": 0,
         "engaged": 4,
     }
     ids, entries, _ = listed(client, org, as_of="2026-06-10T12:00:00Z")
@@ -776,10 +798,10 @@ def test_a_bare_date_is_the_end_of_that_day_in_the_org_timezone(
     metrics = get(client, org, METRICS, as_of="2026-06-14")
     assert metrics["last_updated"] == "2026-06-14T23:59:59.999999+10:00"
     assert metrics["risk_summary"] == {
-        "critical": 0,
-        "high": 1,
-        "medium": 0,
-        "low": 0,
+        "critical_risk": 0,
+        "high_risk": 1,
+        "medium_risk": 0,
+        "low_risk": 0,
         "engaged": 1,
     }
     _, entries, _ = listed(client, org, as_of="2026-06-14")
@@ -803,6 +825,171 @@ def test_a_bare_date_is_the_end_of_that_day_in_the_org_timezone(
             45,
             "critical",
         )
+
+
+# --- missed visits in the last 90 days, and what the patient's record says ------------------
+#
+# The list has two read paths that must agree: the stored standings (as_of at or after every
+# record: the usual case, ``service._kept_entries`` with ``entry_queries``) and the patients'
+# histories (an as_of before some record, ``service._entries``). ``read_paths`` records which
+# one built each page, so each test below shows it asked both.
+
+
+@pytest.fixture
+def read_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The read path of each list page served from here on: "standings" or "histories"."""
+    seen: list[str] = []
+    for name, label in (("_kept_entries", "standings"), ("_entries", "histories")):
+        original = getattr(service, name)
+
+        def spy(*args: Any, _original: Any = original, _label: str = label, **kw: Any) -> Any:
+            seen.append(_label)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(service, name, spy)
+    return seen
+
+
+def missed(aid: str, pid: str, starts_at: str, status: str = "no_show", **more: Any) -> dict:
+    """A missed visit; its booking time unknown (so it always existed) unless given."""
+    return appointment(aid, pid, starts_at=starts_at, status=status, booked_at=None) | more
+
+
+# Org in UTC. EARLY's 90 days are 03-18..06-15, LATE's 03-19..06-16.
+#
+# m01 (registered 01-05) missed four visits in both windows: 06-10 (also in the last 14
+# days: missed_appt), 05-20, 04-15 and 03-19; one on 03-16, 91 days before EARLY's date (92
+# before LATE's): outside both; and a no_show starting 03-18 but booked 06-15 18:00 (a late
+# import): at EARLY it does not exist yet, although it starts on the window's first day; at
+# LATE it exists, and 03-18 is 90 days before 06-16: outside. Last contact: at EARLY an
+# inbound sms 06-14 (1 day), at LATE that booking 06-15 (1 day). Both: engaged, nothing
+# booked, 1 + 15 + 5 x min(4, 3) = 31 (uncapped it would be 36); reschedule (priority 1).
+# m02 (registered 06-01) has no referral source, no outcome and no visit.
+EARLY = "2026-06-15T12:00:00Z"  # before m01's late booking: read from histories
+LATE = "2026-06-16T12:00:00Z"  # after every record: read from the stored standings
+
+
+def test_missed_visits_of_the_last_90_days_are_uncapped_on_both_read_paths(
+    client: TestClient, org: OrgFixture, read_paths: list[str]
+) -> None:
+    post_batch(
+        client,
+        org,
+        {
+            "patients": [
+                person("m01", referral_source="gp_referral", last_treatment_outcome="improved"),
+                person(
+                    "m02",
+                    registered_at="2026-06-01T09:00:00Z",
+                    referral_source=None,
+                    last_treatment_outcome=None,
+                ),
+            ],
+            "appointments": [
+                missed("x1", "m01", "2026-06-10T09:00:00Z"),
+                missed("x2", "m01", "2026-05-20T09:00:00Z", "late_cancelled"),
+                missed("x3", "m01", "2026-04-15T09:00:00Z"),
+                missed("x4", "m01", "2026-03-19T09:00:00Z", "late_cancelled"),
+                missed("x5", "m01", "2026-03-16T09:00:00Z"),  # 91 days before EARLY's date
+                missed("x6", "m01", "2026-03-18T09:00:00Z", booked_at="2026-06-15T18:00:00Z"),
+            ],
+            "communications": [
+                communication(
+                    "w01",
+                    "m01",
+                    direction="inbound",
+                    sent_at="2026-06-14T09:00:00Z",
+                    delivered_at=None,
+                    responded_at=None,
+                )
+            ],
+        },
+    )
+    expected = {
+        "m01": {
+            "missed_appointments_last_90d": 4,
+            "risk_score": 31,  # 1 + 15 + 5 x 3: the score counts three of the four
+            "risk_level": "engaged",
+            "days_since_last_contact": 1,
+            "action_required": ["missed_appt", "no_future_appt"],
+            "recommended_action": "reschedule_missed_appointment",
+            "referral_source": "gp_referral",
+            "last_treatment_outcome": "improved",
+        },
+        "m02": {
+            "missed_appointments_last_90d": 0,
+            "referral_source": None,
+            "last_treatment_outcome": None,
+        },
+    }
+    for as_of, path, last_contact in (
+        (LATE, "standings", "2026-06-15"),
+        (EARLY, "histories", "2026-06-14"),
+    ):
+        read_paths.clear()
+        ids, entries, _ = listed(client, org, as_of=as_of)
+        assert read_paths == [path], as_of
+        assert sorted(ids) == ["m01", "m02"]
+        for pid, fields in expected.items():
+            assert {k: entries[pid][k] for k in fields} == fields, (as_of, pid)
+        assert entries["m01"]["last_contact_date"] == last_contact
+        # The alert counts the 14 days only, the same visit on both paths.
+        metrics = get(client, org, METRICS, as_of=as_of)
+        assert metrics["alerts"]["missed_appointments_14d"] == 1
+
+
+def test_the_90_days_begin_at_the_start_of_their_first_day_in_the_org_timezone(
+    client: TestClient, engine: Engine, read_paths: list[str]
+) -> None:
+    org = make_org(engine, timezone="Australia/Sydney")
+    # as_of's date is 06-15 in Sydney: the 90 days are 03-18..06-15 (Sydney still on +11:00
+    # in March). e01 missed a visit in the first half hour of 03-18 (13:30Z on 03-17) and
+    # one in the last half hour of 03-17: only the first counts. In UTC both fall on 03-17;
+    # 90 x 24 hours back from as_of (03-17 10:00Z at LATE) would take both.
+    # e01: no contact since registering 01-05, 161 days: critical, 60 + 15 + 5 x 1 = 80.
+    # e02's message at 15:00 is after EARLY: the list is read from histories there.
+    post_batch(
+        client,
+        org,
+        {
+            "patients": [
+                person("e01", registered_at="2026-01-05T09:00:00+11:00"),
+                person("e02", registered_at="2026-06-01T09:00:00+10:00"),
+            ],
+            "appointments": [
+                missed("y1", "e01", "2026-03-18T00:30:00+11:00"),
+                missed("y2", "e01", "2026-03-17T23:30:00+11:00", "late_cancelled"),
+            ],
+            "communications": [
+                communication(
+                    "v01",
+                    "e02",
+                    direction="inbound",
+                    sent_at="2026-06-15T15:00:00+10:00",
+                    delivered_at=None,
+                    responded_at=None,
+                )
+            ],
+        },
+    )
+    for as_of, path in (
+        ("2026-06-15T20:00:00+10:00", "standings"),
+        ("2026-06-15T12:00:00+10:00", "histories"),
+    ):
+        read_paths.clear()
+        _, entries, _ = listed(client, org, as_of=as_of)
+        assert read_paths == [path], as_of
+        e01 = entries["e01"]
+        assert (e01["missed_appointments_last_90d"], e01["risk_score"]) == (1, 80), as_of
+        assert (e01["days_since_last_contact"], e01["risk_level"]) == (161, "critical"), as_of
+    # A day later (06-16 in Sydney) the first day is 03-19: neither visit counts.
+    read_paths.clear()
+    _, entries, _ = listed(client, org, as_of="2026-06-16T20:00:00+10:00")
+    assert read_paths == ["standings"]
+    assert (entries["e01"]["missed_appointments_last_90d"], entries["e01"]["risk_score"]) == (
+        0,
+        75,
+    )
 
 
 # --- consent and reachability ----------------------------------------------------------------
@@ -963,7 +1150,7 @@ def test_viewers_get_the_metrics_but_not_the_list(client: TestClient, stocked: O
     url = analytics_url(stocked, METRICS)
     r = client.get(url, params={"as_of": AS_OF}, headers=stocked.headers("viewer"))
     assert r.status_code == 200
-    assert r.json()["risk_summary"]["critical"] == 1
+    assert r.json()["risk_summary"]["critical_risk"] == 1
     assert "Patient" not in r.text and "p0" not in r.text
     r = client.get(
         analytics_url(stocked, LIST), params={"as_of": AS_OF}, headers=stocked.headers("viewer")

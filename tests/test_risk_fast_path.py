@@ -25,6 +25,22 @@ BASE = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 ZONES = ["UTC", "Australia/Sydney", "America/New_York"]
 
 offsets = st.integers(min_value=-120 * 24, max_value=30 * 24).map(lambda h: timedelta(hours=h))
+# The late as_of of ``_check_agreement``, after every record: the stored standings answer
+# there (as at test_standings' START, 41 days after BASE).
+LATE = timedelta(days=60)
+
+
+def _first_of_90_days(after_base: timedelta) -> timedelta:
+    """Where the first of the last 90 days of BASE + ``after_base`` begins in UTC (the date
+    is the same in every zone of ZONES: 12:00Z is 22:00 in Sydney, 08:00 in New York)."""
+    day = (BASE + after_base).date() - timedelta(days=89)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) - BASE
+
+
+# Within 36 hours of it: either side of that day's start in every zone of ZONES.
+near_the_edges = st.sampled_from(
+    [_first_of_90_days(LATE), _first_of_90_days(timedelta(days=41))]
+).flatmap(lambda edge: st.integers(-36, 36).map(lambda h: edge + timedelta(hours=h)))
 
 
 def _at(delta: timedelta) -> str:
@@ -68,6 +84,23 @@ def clinics(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
                             ["scheduled", "completed", "no_show", "late_cancelled", "cancelled"]
                         )
                     ),
+                    "booked_at": None if booked is None else _at(starts + booked),
+                }
+            )
+        # A run of missed visits, some near the start of the 90 days the list counts them
+        # over at the late as_ofs: more than the score's 3, and either side of the window's
+        # first instant, so that the list's uncapped count is compared where it matters.
+        for j in range(draw(st.sampled_from([0, 0, 1, 4, 5]))):
+            starts = draw(st.one_of(offsets, near_the_edges))
+            booked = draw(
+                st.one_of(st.none(), st.integers(-40 * 24, 24).map(lambda h: timedelta(hours=h)))
+            )
+            batch["appointments"].append(
+                {
+                    "id": f"a{i}-m{j}",
+                    "patient_id": pid,
+                    "starts_at": _at(starts),
+                    "status": draw(st.sampled_from(["no_show", "late_cancelled"])),
                     "booked_at": None if booked is None else _at(starts + booked),
                 }
             )
@@ -163,7 +196,7 @@ def _check_agreement(
             where = service.scope(session, org.id, as_of)
             assert service.standings(session, where) == service.reference_standings(session, where)
         # After every event, nobody needs the straight path.
-        late = service.scope(session, org.id, (BASE + timedelta(days=60)).isoformat())
+        late = service.scope(session, org.id, (BASE + LATE).isoformat())
         stale = risk_queries.stale_patient_ids(session, org.id, late.as_of, late.settings)
         assert stale == []
         assert service.standings(session, late) == service.reference_standings(session, late)
@@ -178,6 +211,11 @@ def _check_agreement(
                 assert service.prioritized(session, late, *args) == service.reference_prioritized(
                     session, late, *args
                 )
+        # The entries are compared whole, missed_appointments_last_90d with the rest: say
+        # how far the examples took it (past the score's cap of 3, or not at all).
+        listed = service.reference_prioritized(session, late, "all", None, "risk_score", 500, 0)
+        most = max((p.missed_appointments_last_90d for p in listed.patients), default=0)
+        event(f"most missed visits of a listed patient in 90 days: {min(most, 4)}")
 
 
 LIST_QUERIES = [
@@ -200,7 +238,7 @@ def _reference_metrics(session: Any, where: service.Scope) -> Any:
     return service.RiskMetrics(
         organization_id=where.org_id,
         last_updated=where.as_of.astimezone(where.settings.zone()),
-        risk_summary=service.RiskSummary(**tally.tiers),
+        risk_summary=service.RiskSummary.of(tally.tiers),
         alerts=service.Alerts(
             **{alert: tally.flags[flag] for flag, alert in service.ALERT_FOR_FLAG.items()}
         ),

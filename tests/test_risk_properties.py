@@ -12,7 +12,9 @@ each other and with a population computed here from what was drawn:
 - ``immediate_actions_required`` is the number of priority-1 patients in the list;
 - paging through the list with any limit returns every listed patient once, sorted by the
   sort key with ties by patient id, the same on every call;
-- the totals of the ``risk_level`` filters add up to the unfiltered total.
+- the totals of the ``risk_level`` filters add up to the unfiltered total;
+- each entry's ``risk_score`` is the contract's sum of its own figures and flags, counting
+  at most three of the ``missed_appointments_last_90d`` it shows (which are uncapped).
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ from tests.factories import OrgFixture, make_org
 AS_OF = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 AS_OF_TEXT = "2026-06-15T12:00:00Z"
 TIERS = ("critical", "high", "medium", "low", "engaged")
+# The contract's names for the tiers' counts in ``risk_summary``.
+SUMMARY_KEYS = {
+    "critical": "critical_risk",
+    "high": "high_risk",
+    "medium": "medium_risk",
+    "low": "low_risk",
+    "engaged": "engaged",
+}
 ALERT_FOR_ACTION = {
     "missed_appt": "missed_appointments_14d",
     "failed_contact": "failed_communications",
@@ -40,9 +50,9 @@ ALERT_FOR_ACTION = {
     "no_future_appt": "no_future_appointments",
 }
 SORT_KEYS = {
-    "risk_score": lambda p: (-p["risk_score"], p["patient_id"]),
-    "days_since_contact": lambda p: (-p["days_since_last_contact"], p["patient_id"]),
-    "next_action_date": lambda p: (p["next_action_date"], p["patient_id"]),
+    "risk_score": lambda p: (-p["risk_score"], p["id"]),
+    "days_since_contact": lambda p: (-p["days_since_last_contact"], p["id"]),
+    "next_action_date": lambda p: (p["next_action_date"], p["id"]),
 }
 # The contract's table: the optional timestamps an outbound communication of each channel
 # may carry (an inbound one carries only sent_at).
@@ -294,12 +304,13 @@ def test_metrics_and_list_agree_over_random_clinics(
     metrics = analytics(client, org, "/risk-metrics")
     assert metrics["organization_id"] == org.id
     assert datetime.fromisoformat(metrics["last_updated"]) == AS_OF
-    tiers = metrics["risk_summary"]
-    assert set(tiers) == set(TIERS)
+    risk_summary = metrics["risk_summary"]
+    assert set(risk_summary) == set(SUMMARY_KEYS.values())
+    tiers = {tier: risk_summary[SUMMARY_KEYS[tier]] for tier in TIERS}
     assert sum(tiers.values()) == len(population)
 
     full = whole_list(client, org)
-    entries = {p["patient_id"]: p for p in full["patients"]}
+    entries = {p["id"]: p for p in full["patients"]}
     assert len(entries) == len(full["patients"])
     assert set(entries) <= population
     summary = full["summary"]
@@ -307,12 +318,12 @@ def test_metrics_and_list_agree_over_random_clinics(
     # Paging, each sort order: every listed patient exactly once, sorted, stable.
     for sort_by, key in SORT_KEYS.items():
         pages, total = paged(client, org, limits[sort_by], sort_by=sort_by)
-        ids = [p["patient_id"] for p in pages]
+        ids = [p["id"] for p in pages]
         assert len(ids) == len(set(ids)) == total == summary["total"]
         assert set(ids) == set(entries)
         assert pages == sorted(pages, key=key), sort_by
         for entry in pages:
-            assert entry == entries[entry["patient_id"]]
+            assert entry == entries[entry["id"]]
         once = whole_list(client, org, sort_by=sort_by)
         assert once["patients"] == pages
         assert whole_list(client, org, sort_by=sort_by) == once
@@ -326,8 +337,8 @@ def test_metrics_and_list_agree_over_random_clinics(
     for action, alert in ALERT_FOR_ACTION.items():
         filtered = whole_list(client, org, action_required=action)
         assert filtered["summary"]["total"] == metrics["alerts"][alert], action
-        assert [p["patient_id"] for p in filtered["patients"]] == [
-            p["patient_id"] for p in full["patients"] if action in p["action_required"]
+        assert [p["id"] for p in filtered["patients"]] == [
+            p["id"] for p in full["patients"] if action in p["action_required"]
         ]
 
     # The risk_level filters partition the list; every patient of a tier other than
@@ -336,8 +347,8 @@ def test_metrics_and_list_agree_over_random_clinics(
     filtered_totals = 0
     for tier in TIERS:
         filtered = whole_list(client, org, risk_level=tier)
-        assert [p["patient_id"] for p in filtered["patients"]] == [
-            p["patient_id"] for p in full["patients"] if p["risk_level"] == tier
+        assert [p["id"] for p in filtered["patients"]] == [
+            p["id"] for p in full["patients"] if p["risk_level"] == tier
         ]
         assert filtered["summary"]["total"] == by_tier[tier]
         if tier == "engaged":
@@ -348,6 +359,22 @@ def test_metrics_and_list_agree_over_random_clinics(
     assert filtered_totals == summary["total"]
     assert whole_list(client, org, risk_level="all") == full
     assert summary["total_at_risk"] == tiers["critical"] + tiers["high"] + tiers["medium"]
+
+    # The score from the entry's own figures: min(days, 60), 15 with nothing booked, 5 per
+    # missed visit of the last 90 days up to 3, 5 for each of failed contact and overdue
+    # follow-up (at most 100: never capped). A missed-appointment flag (a missed visit in
+    # the last 14 days) is one of the last 90 days too.
+    for pid, entry in entries.items():
+        flags = entry["action_required"]
+        missed = entry["missed_appointments_last_90d"]
+        assert entry["risk_score"] == (
+            min(entry["days_since_last_contact"], 60)
+            + 15 * ("no_future_appt" in flags)
+            + 5 * min(missed, 3)
+            + 5 * ("failed_contact" in flags)
+            + 5 * ("overdue_followup" in flags)
+        ), pid
+        assert missed >= 0 and (missed >= 1 or "missed_appt" not in flags), pid
 
     # Consent: never an opted-out channel, never one the patient cannot be reached on.
     records = {p["id"]: p for p in clinic.batch["patients"]}

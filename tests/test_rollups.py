@@ -204,7 +204,8 @@ def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
         assert rollups.usable(session, org.id, after.settings, after.as_of)
         first = performance.performance(session, after, "last_7_days")
-        assert first.outreach_attempts == 1 and first.successful_contacts == 1
+        totals = first.reengagement_metrics
+        assert totals.outreach_attempts == 1 and totals.successful_contacts == 1
         session.execute(DerivedStatus.__table__.delete().where(DerivedStatus.org_id == org.id))
         session.commit()
     with make_sessionmaker(engine)() as session:

@@ -26,6 +26,7 @@ from tests.test_risk_fast_path import (
     BASE,
     LIST_QUERIES,
     ZONES,
+    _first_of_90_days,
     _reference_metrics,
     clinics,
     load_clinic,
@@ -257,6 +258,13 @@ def test_a_write_waits_for_a_read_bringing_rows_up_to_date(
     assert _stored(engine, org.id)["p1"]["until_at"] == standing_queries.EPOCH
 
 
+# How long before START the first of its last 90 days begins, in UTC (the same date in every
+# zone of ZONES); within 36 hours of that is either side of the day's start in each zone.
+FIRST_DAY_BEFORE_START = START - (BASE + _first_of_90_days(START - BASE))
+near_the_first_day = st.integers(-36, 36).map(lambda h: FIRST_DAY_BEFORE_START + timedelta(hours=h))
+in_the_90_days = st.integers(1, 89 * 24).map(lambda h: timedelta(hours=h))
+
+
 @st.composite
 def busy_patients(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
     """Two or three patients with many attempts close together (equal send times, failures
@@ -310,6 +318,20 @@ def busy_patients(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
                     booked_at=booked.isoformat(),
                 )
             )
+        # A run of missed visits: more than the 3 the score counts, in the last 90 days
+        # before START or near their first day's start (either side of it in every zone).
+        for j in range(draw(st.sampled_from([0, 0, 4, 5]))):
+            starts = START - draw(st.one_of(near_the_first_day, in_the_90_days))
+            booked = starts - timedelta(days=draw(st.integers(1, 30)))
+            batch["appointments"].append(
+                appointment(
+                    f"v{i}-m{j}",
+                    pid,
+                    starts_at=starts.isoformat(),
+                    status=draw(st.sampled_from(["no_show", "late_cancelled"])),
+                    booked_at=booked.isoformat(),
+                )
+            )
     return batch
 
 
@@ -333,6 +355,8 @@ def test_entries_from_the_stored_rows_equal_those_from_whole_histories(
             kept = service.prioritized(session, where, *args)
             assert kept == service.reference_prioritized(session, where, *args)
             event(f"{max((len(p.reengagement_history) for p in kept.patients), default=0)} shown")
+            most = max((p.missed_appointments_last_90d for p in kept.patients), default=0)
+            event(f"most missed visits of a listed patient in 90 days: {min(most, 4)}")
 
 
 def test_the_state_today_command_stores_the_standings_now(

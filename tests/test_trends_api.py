@@ -57,17 +57,18 @@ def test_trends_agree_with_performance_and_risk_metrics(
     assert (days[0]["date"], days[-1]["date"]) == (trends["period_start"], trends["period_end"])
 
     perf = _get(client, org, "/performance", as_of=as_of, timeframe=PERIOD_OF_TIMEFRAME[period])
-    assert sum(d["outreach_attempts"] for d in days) == perf["outreach_attempts"]
-    channels = perf["channel_performance"]
-    assert perf["outreach_attempts"] == (
+    totals = perf["reengagement_metrics"]
+    assert sum(d["outreach_attempts"] for d in days) == totals["outreach_attempts"]
+    channels = perf["communication_channels"]
+    assert totals["outreach_attempts"] == (
         channels["sms"]["sent"] + channels["email"]["sent"] + channels["phone"]["attempted"]
     )
-    assert perf["successful_contacts"] == (
+    assert totals["successful_contacts"] == (
         channels["sms"]["responded"]
         + channels["email"]["responded"]
         + channels["phone"]["connected"]
     )
-    assert perf["appointments_scheduled"] >= channels["phone"]["appointment_booked"]
+    assert totals["appointments_scheduled"] >= channels["phone"]["appointment_booked"]
     assert (perf["period_start"], perf["period_end"]) == (
         trends["period_start"],
         trends["period_end"],
@@ -80,10 +81,18 @@ def test_trends_agree_with_performance_and_risk_metrics(
         __import__("datetime").date.fromisoformat(trends["period_start"]) - timedelta(days=1)
     ).isoformat()
     start = _get(client, org, "/risk-metrics", as_of=day_before)["risk_summary"]
-    assert (changes["critical_start"], changes["high_start"]) == (start["critical"], start["high"])
-    assert (changes["critical_end"], changes["high_end"]) == (end["critical"], end["high"])
-    assert changes["at_risk_start"] == start["critical"] + start["high"] + start["medium"]
-    assert changes["at_risk_end"] == end["critical"] + end["high"] + end["medium"]
+    assert (changes["critical_start"], changes["high_start"]) == (
+        start["critical_risk"],
+        start["high_risk"],
+    )
+    assert (changes["critical_end"], changes["high_end"]) == (
+        end["critical_risk"],
+        end["high_risk"],
+    )
+    assert changes["at_risk_start"] == (
+        start["critical_risk"] + start["high_risk"] + start["medium_risk"]
+    )
+    assert changes["at_risk_end"] == end["critical_risk"] + end["high_risk"] + end["medium_risk"]
     assert changes["overall_improvement"] == (changes["at_risk_end"] < changes["at_risk_start"])
 
 

@@ -111,9 +111,7 @@ def from_histories(session: Session, org: OrgFixture, as_of: str) -> dict[str, A
     assert result.risk_distribution_changes is not None
     return {
         "daily_trends": [row.model_dump(mode="json") for row in result.daily_trends],
-        "channel_performance_trends": {
-            k: v.model_dump(mode="json") for k, v in result.channel_performance_trends.items()
-        },
+        "channel_performance_trends": result.channel_performance_trends.model_dump(mode="json"),
         "risk_distribution_changes": result.risk_distribution_changes.model_dump(mode="json"),
     }
 

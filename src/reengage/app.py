@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
+import fastapi_offline
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -12,6 +13,7 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from reengage.analytics.endpoints import restore_seed_examples
 from reengage.analytics.endpoints import router as analytics_router
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.config import Settings, get_settings
@@ -60,13 +62,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
+# Swagger UI 5.x, shipped as static files inside the ``fastapi-offline`` wheel (MIT): it
+# reads the OpenAPI 3.1 that FastAPI generates, which the 4.x of ``swagger-ui-bundle`` could
+# not ("Unable to render this definition"), and nothing is fetched from a CDN.
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
+
+
 def _mount_docs(app: FastAPI) -> None:
     """Swagger UI served from the installed package: the docs work with no internet."""
-    app.mount(
-        "/static/swagger",
-        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
-        name="swagger",
-    )
+    app.mount("/static/swagger", StaticFiles(directory=SWAGGER_UI), name="swagger")
+
+    def openapi() -> dict[str, Any]:
+        # Generated once, then served from memory as FastAPI's own does; the seed's
+        # examples go back in whole (FastAPI drops their nulls).
+        if app.openapi_schema is None:
+            app.openapi_schema = restore_seed_examples(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -75,7 +88,7 @@ def _mount_docs(app: FastAPI) -> None:
             title="reengage API",
             swagger_js_url="/static/swagger/swagger-ui-bundle.js",
             swagger_css_url="/static/swagger/swagger-ui.css",
-            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+            swagger_favicon_url="/static/swagger/favicon.png",
             swagger_ui_parameters={"validatorUrl": None},
         )
 

@@ -215,13 +215,23 @@ def serve(
 def quickstart(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    demo_as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--demo-as-of",
+            help="ISO datetime with offset at which the demo's history ends, when it is "
+            "loaded (default: now); the README's figures are at 2026-11-24T17:00:00+11:00",
+        ),
+    ] = None,
 ) -> None:
     """Migrate, load a demo clinic on first run, print a key and the URL, then serve."""
+    from reengage.demo.command import parse_as_of
     from reengage.quickstart import DEMO_ORG, prepare
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    key = prepare(settings.database_url)
+    ends = parse_as_of(demo_as_of) if demo_as_of else None
+    key = prepare(settings.database_url, demo_as_of=ends)
     base = f"http://{host}:{port}"
     typer.echo(
         f"\nreengage is starting at {base}/  (API docs: {base}/docs)\n"

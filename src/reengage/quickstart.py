@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -28,14 +29,20 @@ DEMO_SEED = 1
 KEY_FILE = Path(".reengage/demo-admin-key")
 
 
-def prepare(database_url: str, key_file: Path = KEY_FILE) -> str:
-    """Migrate, load the demo clinic if it is missing, and return a working admin key."""
+def prepare(
+    database_url: str, key_file: Path = KEY_FILE, demo_as_of: datetime | None = None
+) -> str:
+    """Migrate, load the demo clinic if it is missing, and return a working admin key.
+
+    ``demo_as_of``: where the demo's history ends when it is loaded (default now); a fixed
+    instant gives the same clinic on any day, as the README's examples need."""
     migrate.upgrade(database_url)
     engine = make_engine(database_url)
     try:
         if _demo_org_is_empty(engine):
             print(f"loading the demo clinic: {DEMO_PATIENTS:,} patients...", file=sys.stderr)
-            load_demo(engine, DEMO_ORG, DEMO_PATIENTS, DEMO_SEED, clock.now())
+            ends = demo_as_of if demo_as_of is not None else clock.now()
+            load_demo(engine, DEMO_ORG, DEMO_PATIENTS, DEMO_SEED, ends)
         return _demo_key(engine, key_file)
     finally:
         engine.dispose()

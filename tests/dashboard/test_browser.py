@@ -1,13 +1,9 @@
-"""The dashboard in a real headless Chromium (Debian's package, driven by Playwright), against
-a real server on a loopback port, on each test database.
-
-``scripts/test`` installs Chromium when it is missing (``scripts/ensure-chromium``); here a
-missing browser is a failure, not a skip, so the suite cannot pass without these tests.
+"""The dashboard in a real headless Chromium (``tests/browser.py``), against a real server on a
+loopback port, on each test database.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,37 +11,20 @@ import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from reengage import clock
-from tests.dashboard.test_dashboard import NOW
+from tests.browser import chromium, watched_page
+from tests.dashboard.test_dashboard import NOW, SUMMARY_KEYS
 from tests.factories import OrgFixture, appointment, patient
 from tests.live_server import live_server
 from tests.test_overview_api import _clinic
 
-CHROMIUM = "/usr/bin/chromium"
-# As the machine's probe runs it: no sandbox as root, and no calls home (this network is
-# closed, and a clinic's may be too).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-]
-
 
 @pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run ./scripts/ensure-chromium (scripts/test does)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -55,17 +34,10 @@ def site(app: FastAPI) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(chromium: Browser, site: str) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    foreign: list[str] = []
-    page.on(
-        "request", lambda r: None if r.url.startswith((site, "data:")) else foreign.append(r.url)
-    )
-    yield page
-    context.close()
-    assert foreign == [], f"the page asked for something elsewhere: {foreign}"
+def page(browser: Browser, site: str) -> Iterator[Page]:
+    with watched_page(browser, site) as watched:
+        yield watched.page
+    assert watched.foreign == [], f"the page asked for something elsewhere: {watched.foreign}"
 
 
 def api(site: str, org: OrgFixture, path: str, **params: Any) -> Any:
@@ -117,10 +89,14 @@ def test_staff_work_the_call_list_in_a_browser(
     assert cards["reengagement_success_rate"]["rate"] == 33.3
     assert card(page, "trend") == f"▼ {cards['success_rate_change']} points" == "▼ -66.7 points"
     tiers = api(site, org, "risk-metrics")["risk_summary"]
-    for tier, count in tiers.items():
+    assert set(tiers) == set(SUMMARY_KEYS.values())
+    for tier, key in SUMMARY_KEYS.items():
         item = page.locator(f'[data-tier="{tier}"]')
-        expect(item.locator(".tier-count")).to_have_text(str(count))
+        expect(item.locator(".tier-count")).to_have_text(str(tiers[key]))
         expect(item.locator(".badge")).to_have_text(tier.capitalize())  # never colour alone
+    expect(page.locator('[data-tier="critical"] .tier-meaning')).to_have_text(
+        "45+ days: immediate phone call"
+    )
 
     # An alert opens the list filtered by it.
     page.get_by_role("link", name="Missed appointments").click()
@@ -140,8 +116,22 @@ def test_staff_work_the_call_list_in_a_browser(
     expect(row_b.locator(".flags")).not_to_contain_text("Failed contact")
 
     # Record a call that was not answered: B's row and the cards change at once.
+    entry_b = next(p for p in api(site, org, "patients/prioritized")["patients"] if p["id"] == "B")
     row_b.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Avery Testpatient")
+    summary = page.locator(".patient-summary")
+
+    def shown(label: str) -> Locator:
+        return summary.locator("div", has=page.locator("dt", has_text=label)).locator("dd")
+
+    expect(shown("Missed (90 days)")).to_have_text(str(entry_b["missed_appointments_last_90d"]))
+    expect(shown("Visits completed")).to_have_text(str(entry_b["total_lifetime_appointments"]))
+    expect(shown("Referred by")).to_have_text(entry_b["referral_source"])
+    expect(shown("Last treatment outcome")).to_have_text(entry_b["last_treatment_outcome"])
+    assert entry_b["referral_source"] == "GP referral"
+    assert entry_b["last_treatment_outcome"] == "improving"
+    assert entry_b["missed_appointments_last_90d"] == 0  # one completed visit, none missed
+    assert entry_b["total_lifetime_appointments"] == 1
     expect(page.locator("table.history.appointments tbody tr")).to_have_count(1)
     page.get_by_label("Called: no answer").check()
     page.get_by_role("button", name="Record outcome").click()
@@ -172,7 +162,7 @@ def test_staff_work_the_call_list_in_a_browser(
 
     page.get_by_role("link", name="Performance").click()
     expect(page.locator('[data-figure="outreach_attempts"] .card-value')).to_have_text(
-        str(api(site, org, "performance")["outreach_attempts"])
+        str(api(site, org, "performance")["reengagement_metrics"]["outreach_attempts"])
     )
 
     # Signing out ends it: the overview asks for a key again.
@@ -183,10 +173,10 @@ def test_staff_work_the_call_list_in_a_browser(
 
 
 def test_viewers_get_aggregates_on_a_tablet_and_every_control_is_labelled(
-    chromium: Browser, site: str, client: TestClient, org: OrgFixture
+    browser: Browser, site: str, client: TestClient, org: OrgFixture
 ) -> None:
     load(client, org)
-    context = chromium.new_context(viewport={"width": 768, "height": 1024})
+    context = browser.new_context(viewport={"width": 768, "height": 1024})
     page = context.new_page()
     try:
         page.goto(f"{site}/sign-in")

@@ -13,7 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reengage.analytics import examples
+from reengage.analytics.schemas import Performance, RiskSummary, Trends
+from reengage.dashboard import views
 from reengage.dashboard.charts import Series, bar_chart, line_chart
+from reengage.domain.settings import OrgSettings
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 SVG = "{http://www.w3.org/2000/svg}"
@@ -430,3 +434,118 @@ def test_everything_plotted_stays_inside_the_plot_area(
         assert left <= x and x + float(bar.get("width", "")) <= right + 0.1
         assert top <= y
         assert y + float(bar.get("height", "")) == pytest.approx(bottom)
+
+
+# --- the pages' charts, from the API's answers (the seed's shapes) ---------------------------
+
+
+def test_the_tier_bar_draws_the_risk_summary_under_the_seeds_names() -> None:
+    summary = RiskSummary.model_validate(
+        {"critical_risk": 1, "high_risk": 2, "medium_risk": 0, "low_risk": 3, "engaged": 4}
+    )
+    rows = views.tier_rows(summary, OrgSettings())
+    assert [(r.tier, r.count) for r in rows] == [
+        ("critical", 1),
+        ("high", 2),
+        ("medium", 0),
+        ("low", 3),
+        ("engaged", 4),
+    ]
+    assert [r.share for r in rows] == [10.0, 20.0, 0.0, 30.0, 40.0]
+    root = ET.fromstring(views.tier_bar(rows))  # inline in the page's HTML: no namespace
+    assert root.tag == "svg" and root.get("role") == "img"
+    assert root.get("aria-label") == (
+        "Patients by risk tier: Critical 1, High 2, Medium 0, Low 3, Engaged 4"
+    )
+    bars = root.findall("rect")
+    # An empty tier draws nothing; the others fill the width in order, named as well as coloured.
+    assert [(b.get("class"), b.get("x"), b.get("width")) for b in bars] == [
+        ("tier-critical", "0.00", "100.00"),
+        ("tier-high", "100.00", "200.00"),
+        ("tier-low", "300.00", "300.00"),
+        ("tier-engaged", "600.00", "400.00"),
+    ]
+    assert [b.findtext("title") for b in bars] == [
+        "Critical: 1 (10.0%)",
+        "High: 2 (20.0%)",
+        "Low: 3 (30.0%)",
+        "Engaged: 4 (40.0%)",
+    ]
+
+
+def test_an_empty_population_draws_one_empty_tier_bar() -> None:
+    rows = views.tier_rows(RiskSummary.of(dict.fromkeys(views.TIER_LABELS, 0)), OrgSettings())
+    assert [r.share for r in rows] == [0.0] * 5
+    bars = ET.fromstring(views.tier_bar(rows)).findall("rect")
+    assert [(b.get("class"), b.get("width")) for b in bars] == [("tier-empty", "1000")]
+
+
+def test_the_funnel_chart_reads_the_communication_channels() -> None:
+    seed = Performance.model_validate(
+        examples.PERFORMANCE
+        | {
+            "organization_id": "org_x",
+            "period_start": "2025-06-01",
+            "period_end": "2025-06-30",
+            "last_updated": "2025-06-30T08:00:00Z",
+        }
+    )
+    root = parse(views.funnel_charts(seed))
+    assert x_labels(root) == ["Sent", "Reached", "Answered"]
+    values = {
+        series: [
+            b.findtext("svg:title", namespaces=NS)
+            for b in by_class(root, "bar")
+            if series in b.get("class", "").split()
+        ]
+        for series in ("series-a", "series-b", "series-c")
+    }
+    assert values == {
+        "series-a": [
+            "Sent: SMS (sent, delivered, responded) 95",
+            "Reached: SMS (sent, delivered, responded) 87",
+            "Answered: SMS (sent, delivered, responded) 52",
+        ],
+        "series-b": [
+            "Sent: Email (sent, opened, responded) 78",
+            "Reached: Email (sent, opened, responded) 45",
+            "Answered: Email (sent, opened, responded) 23",
+        ],
+        "series-c": [
+            "Sent: Phone (attempted, connected, booked) 34",
+            "Reached: Phone (attempted, connected, booked) 28",
+            "Answered: Phone (attempted, connected, booked) 21",
+        ],
+    }
+
+
+def trends(channel_trends: dict[str, object] | None) -> Trends:
+    return Trends.model_validate(
+        {
+            "organization_id": "org_x",
+            "period": "30d",
+            "period_start": "2025-06-01",
+            "period_end": "2025-06-30",
+            "metrics": ["channel_performance"],
+            "channel_performance_trends": channel_trends,
+            "last_updated": "2025-06-30T08:00:00Z",
+        }
+    )
+
+
+def test_the_channel_rows_read_the_channel_trends_by_name_in_a_fixed_order() -> None:
+    rates = {"current_rate": 40.0, "previous_rate": 35.6}
+    seed = examples.TRENDS["channel_performance_trends"]
+    # Given in another order than the page's: the rows still go SMS, email, phone.
+    given_order = {channel: seed[channel] | rates for channel in ("phone", "email", "sms")}
+    rows = views.channel_rows(trends(given_order))
+    assert [(r.channel, r.label, r.change_pct, r.trend, r.arrow) for r in rows] == [
+        ("sms", "SMS", 12.3, "improving", "▲"),
+        ("email", "Email", -2.1, "stable", "▶"),
+        ("phone", "Phone", -8.7, "declining", "▼"),
+    ]
+    assert {(r.current_rate, r.previous_rate) for r in rows} == {(40.0, 35.6)}
+    missing = {"success_rate_trend": None, "change_pct": None, "current_rate": None}
+    nothing = dict.fromkeys(("sms", "email", "phone"), missing | {"previous_rate": None})
+    assert [r.arrow for r in views.channel_rows(trends(nothing))] == [views.EMPTY] * 3
+    assert views.channel_rows(trends(None)) == []  # not asked for

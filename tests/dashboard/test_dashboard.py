@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from fastapi import FastAPI
@@ -18,10 +19,13 @@ from sqlalchemy import Engine, select
 
 from reengage import clock
 from reengage.auth import service as auth_service
+from reengage.dashboard import views
 from reengage.db.engine import make_sessionmaker
+from reengage.domain import risk
+from reengage.domain.settings import OrgSettings, TierThresholds
 from reengage.models import AuditEntry, Communication, DashboardSession, Followup
 from tests.factories import OrgFixture, patient
-from tests.test_overview_api import AS_OF, _clinic
+from tests.test_overview_api import AS_OF, _clinic, _visit
 from tests.test_privacy import CONDITION, EMAIL, NAME, PHONE, assert_no_phi, logged_text
 
 NOW = datetime.fromisoformat(AS_OF)
@@ -55,6 +59,36 @@ def card(html: str, name: str) -> str:
 def load(c: TestClient, org: OrgFixture) -> None:
     r = c.post(org.url("/batch"), json=_clinic(), headers=org.headers())
     assert r.status_code == 200, r.text
+
+
+# The seed's key in ``risk_summary`` for each tier (``data-tier`` on the page is the tier).
+SUMMARY_KEYS = {
+    "critical": "critical_risk",
+    "high": "high_risk",
+    "medium": "medium_risk",
+    "low": "low_risk",
+    "engaged": "engaged",
+}
+
+
+def tier_items(html: str) -> dict[str, tuple[int, str]]:
+    """The overview's risk list: each tier's (count, meaning), as the page shows them."""
+    found = re.findall(
+        r'<li class="tier-item" data-tier="([a-z]+)">.*?<span class="tier-count">([\d,]+)</span>'
+        r'\s*<span class="tier-meaning">([^<]*)</span>',
+        html,
+        re.S,
+    )
+    items = {tier: (int(count.replace(",", "")), meaning) for tier, count, meaning in found}
+    assert list(items) == list(risk.TIERS), found
+    return items
+
+
+def detail(html: str, label: str) -> str:
+    """The patient page's value for one label of its summary."""
+    found = re.search(rf"<dt>{re.escape(label)}</dt><dd[^>]*>(.*?)</dd>", html, re.S)
+    assert found, label
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
 
 
 def test_every_page_needs_a_session(browser: TestClient) -> None:
@@ -357,7 +391,9 @@ def test_performance_and_trends_pages_show_the_api_figures(
             headers=org.headers(),
         ).json()
         value = re.search(r'data-figure="outreach_attempts">.*?card-value">([^<]+)<', html, re.S)
-        assert value and value.group(1) == str(api["outreach_attempts"])
+        assert value and value.group(1) == str(api["reengagement_metrics"]["outreach_attempts"])
+        sms = re.search(r'<tr data-channel="sms">.*?<td class="num">([^<]+)</td>', html, re.S)
+        assert sms and sms.group(1) == str(api["communication_channels"]["sms"]["sent"])
     for period in ("7d", "30d", "90d", "6m", "1y"):
         html = browser.get(f"/trends?period={period}").text
         assert len(re.findall(r'<svg[^>]* class="chart"', html)) == 2, period
@@ -404,3 +440,195 @@ def test_dashboard_logs_hold_no_patient_data(
     assert any(
         line.startswith("POST /patients/{patient_id}/outreach status=303") for line in access
     )
+
+
+# --- the tiers' meanings come from the org's own settings ------------------------------------
+
+
+def test_tier_meanings_default_to_the_seeds_ranges() -> None:
+    defaults = OrgSettings()
+    assert {tier: views.tier_meaning(tier, defaults) for tier in risk.TIERS} == {
+        "critical": "45+ days: immediate phone call",
+        "high": "30 to 44 days: SMS and follow-up",
+        "medium": "14 to 29 days: automated check-in",
+        "low": "7 to 13 days: routine monitoring",
+        "engaged": "0 to 6 days or booked: recent contact",
+    }
+    unbooked = OrgSettings(booked_patients_are_engaged=False)
+    assert views.tier_meaning("engaged", unbooked) == "0 to 6 days: recent contact"
+    assert views.tier_meaning("critical", unbooked) == "45+ days: immediate phone call"
+
+
+@pytest.mark.parametrize(
+    "thresholds", [(7, 14, 30, 45), (5, 10, 20, 60), (1, 2, 3, 4), (2, 40, 41, 3650)]
+)
+def test_tier_meanings_name_exactly_the_days_that_make_each_tier(
+    thresholds: tuple[int, int, int, int],
+) -> None:
+    low, medium, high, critical = thresholds
+    t = TierThresholds(low=low, medium=medium, high=high, critical=critical)
+    settings = OrgSettings(tier_thresholds=t)
+    shown: list[tuple[int, int | None]] = []
+    for tier in risk.TIERS:
+        found = re.fullmatch(
+            r"(\d+)(?:\+| to (\d+)) days(?: or booked)?: .+", views.tier_meaning(tier, settings)
+        )
+        assert found, tier
+        first, last = int(found.group(1)), (int(found.group(2)) if found.group(2) else None)
+        shown.append((first, last))
+        assert risk.tier_for_days(first, t) == tier
+        assert first == 0 or risk.tier_for_days(first - 1, t) != tier
+        if last is None:
+            assert tier == "critical" and risk.tier_for_days(first + 10_000, t) == tier
+        else:
+            assert risk.tier_for_days(last, t) == tier
+            assert risk.tier_for_days(last + 1, t) != tier
+    # From 0 days up, the ranges tile every day count, with no gap or overlap, and only the
+    # last is open-ended.
+    ranges = sorted(shown)
+    assert ranges[0][0] == 0 and ranges[-1][1] is None
+    for (_, last), (first, _) in pairwise(ranges):
+        assert last is not None and first == last + 1
+
+
+def test_the_overview_shows_the_orgs_own_tier_thresholds(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    load(client, org)
+    # K: last visit 06-18, 12 days: low by default, medium from 10 days.
+    r = client.post(
+        org.url("/batch"),
+        json={"patients": [patient("K")], "appointments": [_visit("a-K", "K", "2026-06-18")]},
+        headers=org.headers(),
+    )
+    assert r.status_code == 200, r.text
+    sign_in(browser, org.keys["staff"])
+    before = tier_items(browser.get("/").text)
+    assert before["critical"] == (1, "45+ days: immediate phone call")
+    assert before["low"] == (1, "7 to 13 days: routine monitoring")
+    assert before["medium"] == (0, "14 to 29 days: automated check-in")
+
+    thresholds = {"low": 5, "medium": 10, "high": 20, "critical": 60}
+    r = client.patch(
+        org.url("/settings"), json={"tier_thresholds": thresholds}, headers=org.headers()
+    )
+    assert r.status_code == 200, r.text
+    html = browser.get("/").text
+    items = tier_items(html)
+    assert {tier: meaning for tier, (_, meaning) in items.items()} == {
+        "critical": "60+ days: immediate phone call",  # A, at exactly 60 days
+        "high": "20 to 59 days: SMS and follow-up",
+        "medium": "10 to 19 days: automated check-in",
+        "low": "5 to 9 days: routine monitoring",
+        "engaged": "0 to 4 days or booked: recent contact",
+    }
+    assert "45+" not in html and "30 to 44" not in html
+    api = client.get(
+        f"/api/v1/reengagement/{org.id}/risk-metrics", headers=org.headers("viewer")
+    ).json()["risk_summary"]
+    assert {tier: count for tier, (count, _) in items.items()} == {
+        tier: api[key] for tier, key in SUMMARY_KEYS.items()
+    }
+    assert items["medium"][0] == 1 and items["low"][0] == 0  # K moved up with the thresholds
+    assert items["critical"][0] == 1 and items["high"][0] == 2
+
+
+def test_the_engaged_meaning_leaves_out_booked_when_a_booking_does_not_engage(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    load(client, org)
+    settings = {
+        "tier_thresholds": {"low": 5, "medium": 10, "high": 20, "critical": 60},
+        "booked_patients_are_engaged": False,
+    }
+    r = client.patch(org.url("/settings"), json=settings, headers=org.headers())
+    assert r.status_code == 200, r.text
+    sign_in(browser, org.keys["viewer"])
+    html = browser.get("/").text
+    items = tier_items(html)
+    assert items["engaged"][1] == "0 to 4 days: recent contact"
+    assert "or booked" not in html
+    assert items["critical"][1] == "60+ days: immediate phone call"
+    # C (20 days) and G (40 days) are booked, and now counted by their days: high.
+    api = client.get(
+        f"/api/v1/reengagement/{org.id}/risk-metrics", headers=org.headers("viewer")
+    ).json()["risk_summary"]
+    assert {tier: count for tier, (count, _) in items.items()} == {
+        tier: api[key] for tier, key in SUMMARY_KEYS.items()
+    }
+    assert items["high"][0] == 4 and items["engaged"][0] == 1
+
+
+# --- the patient page -----------------------------------------------------------------------
+
+
+def test_the_patient_page_shows_missed_visits_referral_and_last_outcome(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    """M missed five visits in the last 90 days (04-02 to 06-30): shown uncapped, though the
+    risk score counts at most three. N has none, and no referral or outcome recorded."""
+    visits = [
+        _visit("m-1", "M", "2026-02-01"),
+        _visit("m-2", "M", "2026-03-01"),
+        _visit("m-3", "M", "2026-04-01", "no_show"),  # 91 days back: outside
+        _visit("m-4", "M", "2026-04-02", "no_show"),  # the first of the 90 days
+        _visit("m-5", "M", "2026-05-10", "late_cancelled"),
+        _visit("m-6", "M", "2026-06-01", "no_show"),
+        _visit("m-7", "M", "2026-06-10"),
+        _visit("m-8", "M", "2026-06-15", "cancelled"),  # cancelled in time: not missed
+        _visit("m-9", "M", "2026-06-20", "late_cancelled"),
+        _visit("m-10", "M", "2026-06-29", "no_show"),
+        _visit("n-1", "N", "2026-06-10"),
+    ]
+    records = {
+        "patients": [
+            patient(
+                "M",
+                referral_source="Harbourside Sports Clinic",
+                last_treatment_outcome="partially improved",
+            ),
+            patient("N", referral_source=None, last_treatment_outcome=None),
+        ],
+        "appointments": visits,
+    }
+    r = client.post(org.url("/batch"), json=records, headers=org.headers())
+    assert r.status_code == 200, r.text
+    listed = client.get(
+        f"/api/v1/reengagement/{org.id}/patients/prioritized", headers=org.headers("staff")
+    ).json()["patients"]
+    api = {p["id"]: p for p in listed}
+    assert api["M"]["missed_appointments_last_90d"] == 5
+    assert api["M"]["total_lifetime_appointments"] == 3
+    # 20 days + 15 with nothing booked + 5 x min(5, 3) missed visits.
+    assert api["M"]["risk_score"] == 20 + 15 + 15
+    sign_in(browser, org.keys["staff"])
+    page = browser.get("/patients/M")
+    assert page.status_code == 200
+    shown = {
+        label: detail(page.text, label)
+        for label in (
+            "Visits completed",
+            "Missed (90 days)",
+            "Referred by",
+            "Last treatment outcome",
+        )
+    }
+    assert shown == {
+        "Visits completed": "3",
+        "Missed (90 days)": "5",
+        "Referred by": "Harbourside Sports Clinic",
+        "Last treatment outcome": "partially improved",
+    }
+    assert shown == {
+        "Visits completed": str(api["M"]["total_lifetime_appointments"]),
+        "Missed (90 days)": str(api["M"]["missed_appointments_last_90d"]),
+        "Referred by": api["M"]["referral_source"],
+        "Last treatment outcome": api["M"]["last_treatment_outcome"],
+    }
+    assert re.search(r'<span class="score">50</span>', page.text)
+    other = browser.get("/patients/N").text
+    assert detail(other, "Missed (90 days)") == "0" == str(api["N"]["missed_appointments_last_90d"])
+    assert detail(other, "Visits completed") == "1"
+    assert detail(other, "Referred by") == "\u2013" and api["N"]["referral_source"] is None
+    assert detail(other, "Last treatment outcome") == "\u2013"
+    assert api["N"]["last_treatment_outcome"] is None

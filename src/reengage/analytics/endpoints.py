@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 
 from reengage import audit
-from reengage.analytics import overview, performance, service, trends
+from reengage.analytics import examples, overview, performance, service, trends
 from reengage.analytics.schemas import (
     ActionRequired,
     Overview,
@@ -40,6 +41,34 @@ AsOf = Annotated[
 ]
 
 
+def seed_example(model: type[BaseModel], example: dict[str, Any]) -> dict[int | str, Any]:
+    """The 200 answer documented with the frontend team's own example of it (the seed's)."""
+    return {
+        200: {
+            "model": model,
+            "content": {"application/json": {"example": example}},
+            "description": "The figures; the example is the frontend team's request (the seed).",
+        }
+    }
+
+
+SEED_EXAMPLES: dict[str, dict[str, Any]] = {
+    "/risk-metrics": examples.RISK_METRICS,
+    "/performance": examples.PERFORMANCE,
+    "/patients/prioritized": examples.PRIORITIZED_LIST,
+    "/trends": examples.TRENDS,
+}
+
+
+def restore_seed_examples(spec: dict[str, Any]) -> dict[str, Any]:
+    """Put the seed's examples back whole into a generated OpenAPI document: FastAPI drops
+    every ``null`` from it, and with them the seed's ``"next_scheduled_appointment": null``."""
+    for path, example in SEED_EXAMPLES.items():
+        operation = spec["paths"][f"{router.prefix}{path}"]["get"]
+        operation["responses"]["200"]["content"]["application/json"]["example"] = example
+    return spec
+
+
 def only_params(*allowed: str) -> Callable[[Request], None]:
     """Refuse query parameters the contract does not define (naming the allowed ones) and
     repeated ones: a misspelt or doubled filter silently ignored would show the wrong
@@ -68,6 +97,7 @@ def only_params(*allowed: str) -> Callable[[Request], None]:
 @router.get(
     "/risk-metrics",
     response_model=RiskMetrics,
+    responses=seed_example(RiskMetrics, examples.RISK_METRICS),
     summary="How many patients are in each risk tier, and the alerts",
     dependencies=[Depends(only_params("as_of"))],
 )
@@ -99,6 +129,7 @@ def get_overview(org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = N
 @router.get(
     "/performance",
     response_model=Performance,
+    responses=seed_example(Performance, examples.PERFORMANCE),
     summary="Whether outreach works: attempts, contacts, conversions, per channel",
     dependencies=[Depends(only_params("as_of", "timeframe"))],
 )
@@ -107,7 +138,9 @@ def get_performance(
     session: SessionDep,
     _: Analyst,
     as_of: AsOf = None,
-    timeframe: Timeframe = "last_30_days",
+    timeframe: Annotated[
+        Timeframe, Query(description="The window: the last 7, 30 or 90 calendar days")
+    ] = "last_30_days",
 ) -> Performance:
     return performance.performance(session, service.scope(session, org_id, as_of), timeframe)
 
@@ -115,7 +148,7 @@ def get_performance(
 @router.get(
     "/trends",
     response_model=None,
-    responses={200: {"model": Trends}},
+    responses=seed_example(Trends, examples.TRENDS),
     summary="Daily movement, channel trends and risk distribution over a period",
     dependencies=[Depends(only_params("as_of", "period", "metrics"))],
 )
@@ -124,7 +157,10 @@ def get_trends(
     session: SessionDep,
     _: Analyst,
     as_of: AsOf = None,
-    period: TrendPeriod = "30d",
+    period: Annotated[
+        TrendPeriod,
+        Query(description="The last 7, 30 or 90 days, 6 months (182 days) or a year (365)"),
+    ] = "30d",
     metrics: Annotated[
         str | None,
         Query(description="Comma list of risk_levels, success_rates, channel_performance"),
@@ -159,15 +195,16 @@ def _nullable_parts(result: Trends) -> dict[str, Any]:
     """Keep the nulls that carry meaning (a missing rate) inside the parts that were asked."""
     out: dict[str, Any] = {}
     if result.channel_performance_trends is not None:
-        out["channel_performance_trends"] = {
-            k: v.model_dump(mode="json") for k, v in result.channel_performance_trends.items()
-        }
+        out["channel_performance_trends"] = result.channel_performance_trends.model_dump(
+            mode="json"
+        )
     return out
 
 
 @router.get(
     "/patients/prioritized",
     response_model=PrioritizedList,
+    responses=seed_example(PrioritizedList, examples.PRIORITIZED_LIST),
     summary="Whom to contact first, how, and why",
     dependencies=[
         Depends(only_params("as_of", "risk_level", "action_required", "sort_by", "limit", "offset"))
@@ -179,18 +216,26 @@ def get_prioritized(
     session: SessionDep,
     principal: ListReader,
     as_of: AsOf = None,
-    risk_level: RiskLevelFilter = "all",
-    action_required: ActionRequired | None = None,
-    sort_by: SortBy = "risk_score",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    risk_level: Annotated[RiskLevelFilter, Query(description="One tier, or all")] = "all",
+    action_required: Annotated[
+        ActionRequired | None, Query(description="Only the patients with this flag")
+    ] = None,
+    sort_by: Annotated[
+        SortBy,
+        Query(
+            description="risk_score (highest first), days_since_contact (most first) or "
+            "next_action_date (soonest first); ties by patient id"
+        ),
+    ] = "risk_score",
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size")] = 50,
+    offset: Annotated[
+        int, Query(ge=0, le=1_000_000_000, description="Position of the page's first patient")
+    ] = 0,
 ) -> PrioritizedList:
     where = service.scope(session, org_id, as_of)
     result = service.prioritized(
         session, where, risk_level, action_required, sort_by, limit, offset
     )
-    audit.record_access(
-        session, request, principal, "read", [p.patient_id for p in result.patients]
-    )
+    audit.record_access(session, request, principal, "read", [p.id for p in result.patients])
     session.commit()
     return result

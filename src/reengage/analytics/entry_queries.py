@@ -25,6 +25,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from reengage.analytics.queries import HISTORY_COLUMNS, id_chunks, utc_instant
+from reengage.domain.risk import MISSED_STATUSES
 from reengage.models import Appointment, Communication, PatientState
 
 
@@ -33,6 +34,7 @@ class PageFacts:
     """One patient's figures as of as_of, as ``service`` shows them."""
 
     completed: int = 0  # completed visits that exist and have started
+    missed_last_90_days: int = 0  # no_show and late_cancelled visits started since ``missed_since``
     last_completed_at: datetime | None = None
     next_appointment_at: datetime | None = None  # as ``risk.next_appointment`` finds it
     attempts: int = 0  # outreach attempts sent
@@ -43,12 +45,20 @@ class PageFacts:
 
 
 def page_facts(
-    session: Session, org_id: str, ids: Sequence[str], as_of: datetime, since: datetime
+    session: Session,
+    org_id: str,
+    ids: Sequence[str],
+    as_of: datetime,
+    since: datetime,
+    missed_since: datetime,
 ) -> dict[str, PageFacts]:
+    """``since``: where the alert window begins; ``missed_since``: where the 90 days whose
+    missed visits are shown begin (each the first instant of that window's first day)."""
     facts: dict[str, PageFacts] = defaultdict(PageFacts)
     for chunk in id_chunks(ids):
         _kept(session, org_id, chunk, facts)
         _next_visits(session, org_id, chunk, as_of, facts)
+        _missed_visits(session, org_id, chunk, as_of, missed_since, facts)
         _recent_attempts(session, org_id, chunk, as_of, since, facts)
     return facts
 
@@ -89,6 +99,34 @@ def _next_visits(
     )
     for pid, upcoming_at in session.execute(stmt):
         out[pid].next_appointment_at = upcoming_at
+
+
+def _missed_visits(
+    session: Session,
+    org_id: str,
+    ids: Sequence[str],
+    as_of: datetime,
+    since: datetime,
+    out: dict[str, PageFacts],
+) -> None:
+    """no_show and late_cancelled visits that exist at as_of and started in the window from
+    ``since`` to as_of (``risk._missed``, uncapped: ``patient_state`` keeps only the latest
+    three, which is all the score counts)."""
+    a: Any = Appointment.__table__
+    stmt = (
+        select(a.c.patient_id, func.count())
+        .where(
+            a.c.org_id == org_id,
+            a.c.patient_id.in_(ids),
+            a.c.starts_at >= since,
+            a.c.starts_at <= as_of,
+            a.c.status.in_(sorted(MISSED_STATUSES)),
+            or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of),
+        )
+        .group_by(a.c.patient_id)
+    )
+    for pid, missed in session.execute(stmt):
+        out[pid].missed_last_90_days = missed
 
 
 def _read(session: Session) -> Callable[[Any], Any]:

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from reengage.analytics import queries, rollups
 from reengage.analytics.schemas import (
     BenchmarkComparison,
-    ChannelPerformance,
+    CommunicationChannels,
     EmailFunnel,
     Performance,
     PhoneFunnel,
+    ReengagementMetrics,
     SmsFunnel,
 )
 from reengage.analytics.service import Scope, shown
@@ -79,13 +80,15 @@ def _shape(
         timeframe=timeframe,
         period_start=first_day,
         period_end=last_day,
-        outreach_attempts=counts.attempts,
-        successful_contacts=counts.successes,
-        contact_success_rate=r.contact_success_rate,
-        appointments_scheduled=counts.conversions,
-        conversion_rate=r.conversion_rate,
-        avg_days_to_reengage=domain.average_days(reengage_days, reengaged_spells),
-        channel_performance=ChannelPerformance(
+        reengagement_metrics=ReengagementMetrics(
+            outreach_attempts=counts.attempts,
+            successful_contacts=counts.successes,
+            contact_success_rate=r.contact_success_rate,
+            appointments_scheduled=counts.conversions,
+            conversion_rate=r.conversion_rate,
+            avg_days_to_reengage=domain.average_days(reengage_days, reengaged_spells),
+        ),
+        communication_channels=CommunicationChannels(
             sms=SmsFunnel(
                 sent=c["sms"].sent,
                 delivered=c["sms"].delivered,

@@ -150,7 +150,7 @@ def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
     return RiskMetrics(
         organization_id=where.org_id,
         last_updated=shown(where),
-        risk_summary=RiskSummary(**counts.tiers),
+        risk_summary=RiskSummary.of(counts.tiers),
         alerts=Alerts(**{alert: counts.flags[flag] for flag, alert in ALERT_FOR_FLAG.items()}),
         immediate_actions_required=counts.priority_one,
     )
@@ -261,7 +261,12 @@ def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[
     zone = where.settings.zone()
     window = window_first_day(where.as_of, zone, risk.ALERT_WINDOW_DAYS)
     facts = entry_queries.page_facts(
-        session, where.org_id, ids, where.as_of, start_of_day(window, zone)
+        session,
+        where.org_id,
+        ids,
+        where.as_of,
+        start_of_day(window, zone),
+        start_of_day(window_first_day(where.as_of, zone, risk.MISSED_SCORE_WINDOW_DAYS), zone),
     )
     patients = {p.id: p for p in queries.load_patients(session, where.org_id, ids)}
     out = []
@@ -283,6 +288,7 @@ def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[
                     last_completed_at=f.last_completed_at,
                     next_appointment_at=f.next_appointment_at,
                     completed=f.completed,
+                    missed_last_90_days=f.missed_last_90_days,
                     channel=channel,
                     attempts=f.attempts,
                     successes=f.successes,
@@ -348,6 +354,7 @@ class Shown:
     last_completed_at: datetime | None
     next_appointment_at: datetime | None
     completed: int
+    missed_last_90_days: int  # no_show and late_cancelled visits, uncapped
     channel: str | None
     attempts: int
     successes: tuple[int, ...]  # attempts that succeeded, by part of day
@@ -370,6 +377,7 @@ def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
             last_completed_at=max(completed, default=None),
             next_appointment_at=a.next_appointment_at,
             completed=a.total_lifetime_appointments,
+            missed_last_90_days=a.missed_last_90_days,
             channel=a.recommended_channel,
             attempts=len(h.attempts(where.as_of)),
             successes=count_parts_of_day(success_times(h, where.as_of), where.settings.zone()),
@@ -384,30 +392,33 @@ def _shape_entry(p: Patient, where: Scope, s: Standing, shown_: Shown) -> Priori
     last = shown_.last_completed_at
     upcoming = shown_.next_appointment_at
     return PrioritizedPatient(
-        patient_id=p.id,
+        id=p.id,
         name=p.name,
         phone=p.phone,
         email=p.email,
         risk_level=s.tier,
         risk_score=s.risk_score,
         days_since_last_contact=s.days_since_last_contact,
-        last_contact_date=today - timedelta(days=s.days_since_last_contact),
         last_appointment_date=local_date(last, zone) if last is not None else None,
         next_scheduled_appointment=upcoming.astimezone(zone) if upcoming is not None else None,
-        total_lifetime_appointments=shown_.completed,
-        health_conditions=list(p.health_conditions or []),
-        communication_preferences=list(p.communication_preferences or []),
-        action_priority=s.action_priority,
         recommended_action=s.recommended_action,
-        recommended_channel=shown_.channel,
-        next_action_date=s.next_action_date,
-        action_required=list(s.flags),
-        previous_response_rate=rate(sum(shown_.successes), shown_.attempts),
+        action_priority=s.action_priority,
+        communication_preferences=list(p.communication_preferences or []),
         best_contact_time=best_part(shown_.successes),
+        previous_response_rate=rate(sum(shown_.successes), shown_.attempts),
+        total_lifetime_appointments=shown_.completed,
+        missed_appointments_last_90d=shown_.missed_last_90_days,
         reengagement_history=[
             HistoryItem(date=e.date, method=e.method, success=e.success, reason=e.reason)
             for e in reengagement_history(shown_.latest_attempts, where.as_of, zone)
         ],
+        health_conditions=list(p.health_conditions or []),
+        referral_source=p.referral_source,
+        last_treatment_outcome=p.last_treatment_outcome,
+        last_contact_date=today - timedelta(days=s.days_since_last_contact),
+        recommended_channel=shown_.channel,
+        next_action_date=s.next_action_date,
+        action_required=list(s.flags),
     )
 
 

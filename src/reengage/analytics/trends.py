@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from reengage.analytics import queries, rollups
 from reengage.analytics.schemas import (
+    ChannelPerformanceTrends,
     ChannelTrend,
     DailyTrend,
     RiskDistributionChanges,
@@ -93,7 +94,7 @@ def _trends(where: Scope, period: str, metrics: list[str], sources: Sources) -> 
 
 def _channel_trends(
     where: Scope, days: int, dates: list[date], sources: Sources
-) -> dict[str, ChannelTrend]:
+) -> ChannelPerformanceTrends:
     current = window_counts(sources.histories, where.as_of, where.settings, days)
     previous = window_counts(sources.histories, where.as_of, where.settings, days, days)
     if sources.derived_funnels is not None:
@@ -106,7 +107,7 @@ def _channel_trends(
         domain.exact_channel_rates(previous),
     )
     shown_now, shown_before = domain.channel_rates(current), domain.channel_rates(previous)
-    out = {}
+    out: dict[str, ChannelTrend] = {}
     for channel in ("sms", "email", "phone"):
         change = domain.change_pct(exact_now[channel], exact_before[channel])
         out[channel] = ChannelTrend(
@@ -115,7 +116,7 @@ def _channel_trends(
             change_pct=change,
             success_rate_trend=domain.success_rate_trend(change),
         )
-    return out
+    return ChannelPerformanceTrends(**out)
 
 
 def _risk_changes(where: Scope, first_day: date, sources: Sources) -> RiskDistributionChanges:

@@ -185,6 +185,7 @@ def home(request: Request, session: DbSession, user: User) -> Response:
     metrics = service.risk_metrics(session, where)
     cards = overview.overview(session, where)
     session.commit()  # the standings they brought up to date (``standing_cache``)
+    tiers = views.tier_rows(metrics.risk_summary, where.settings)
     return render(
         request,
         "home.html",
@@ -192,8 +193,8 @@ def home(request: Request, session: DbSession, user: User) -> Response:
         page="home",
         metrics=metrics,
         cards=cards,
-        tiers=views.tier_rows(metrics.risk_summary),
-        tier_bar=views.tier_bar(metrics.risk_summary),
+        tiers=tiers,
+        tier_bar=views.tier_bar(tiers),
         alerts=views.alert_rows(metrics.alerts),
     )
 
@@ -221,9 +222,7 @@ def call_list(request: Request, session: DbSession, user: PatientReader) -> Resp
         query.limit,
         query.offset,
     )
-    audit.record_access(
-        session, request, user.principal, "read", [p.patient_id for p in result.patients]
-    )
+    audit.record_access(session, request, user.principal, "read", [p.id for p in result.patients])
     session.commit()
     return render(request, "patients.html", user, page="patients", query=query, result=result)
 

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from reengage.analytics.schemas import Alerts, Performance, RiskSummary, Trends
 from reengage.dashboard.charts import Series, bar_chart, line_chart
 from reengage.domain import risk
+from reengage.domain.settings import OrgSettings
 
 TIER_LABELS = {
     "critical": "Critical",
@@ -23,12 +24,13 @@ TIER_LABELS = {
     "low": "Low",
     "engaged": "Engaged",
 }
-TIER_MEANINGS = {
-    "critical": "45+ days: immediate phone call",
-    "high": "30 to 44 days: SMS and follow-up",
-    "medium": "14 to 29 days: automated check-in",
-    "low": "7 to 13 days: routine monitoring",
-    "engaged": "recent contact or booked",
+# What each tier calls for (the seed's meanings); the days come from the org's settings.
+TIER_ACTIONS = {
+    "critical": "immediate phone call",
+    "high": "SMS and follow-up",
+    "medium": "automated check-in",
+    "low": "routine monitoring",
+    "engaged": "recent contact",
 }
 ACTION_LABELS = {
     "immediate_phone_call": "Immediate phone call",
@@ -112,14 +114,23 @@ class TierRow:
     share: float  # percent of the population, for the bar
 
 
-def tier_rows(summary: RiskSummary) -> list[TierRow]:
-    counts = summary.model_dump()
+def tier_meaning(tier: str, settings: OrgSettings) -> str:
+    """``"45+ days: immediate phone call"``, from the org's own thresholds."""
+    first, last = risk.tier_days(tier, settings.tier_thresholds)
+    days = f"{first}+ days" if last is None else f"{first} to {last} days"
+    if tier == "engaged" and settings.booked_patients_are_engaged:
+        return f"{days} or booked: {TIER_ACTIONS[tier]}"
+    return f"{days}: {TIER_ACTIONS[tier]}"
+
+
+def tier_rows(summary: RiskSummary, settings: OrgSettings) -> list[TierRow]:
+    counts = {tier: summary.count(tier) for tier in risk.TIERS}
     total = sum(counts.values())
     return [
         TierRow(
             tier,
             TIER_LABELS[tier],
-            TIER_MEANINGS[tier],
+            tier_meaning(tier, settings),
             counts[tier],
             100 * counts[tier] / total if total else 0.0,
         )
@@ -127,9 +138,8 @@ def tier_rows(summary: RiskSummary) -> list[TierRow]:
     ]
 
 
-def tier_bar(summary: RiskSummary) -> Markup:
+def tier_bar(rows: list[TierRow]) -> Markup:
     """The population as one stacked bar, each tier labelled by name as well as colour."""
-    rows = tier_rows(summary)
     total = sum(r.count for r in rows)
     label = ", ".join(f"{r.label} {r.count:,}" for r in rows)
     parts = [
@@ -232,7 +242,7 @@ class ListQuery:
 
 
 def funnel_charts(result: Performance) -> Markup:
-    c = result.channel_performance
+    c = result.communication_channels
     stages = ["Sent", "Reached", "Answered"]
     series = [
         Series(
@@ -302,7 +312,9 @@ class ChannelRow:
 
 def channel_rows(result: Trends) -> list[ChannelRow]:
     out = []
-    for channel, t in (result.channel_performance_trends or {}).items():
+    trends = result.channel_performance_trends
+    for channel in CHANNEL_LABELS if trends is not None else ():
+        t = getattr(trends, channel)
         out.append(
             ChannelRow(
                 channel,

@@ -49,7 +49,7 @@ def demo(
 
     Creates the org and prints a new admin key (last line) if it does not exist.
     """
-    instant = _parse_as_of(as_of) if as_of is not None else clock.now()
+    instant = parse_as_of(as_of) if as_of is not None else clock.now()
     url = get_settings().database_url
     if not migrate.current_revision_is_head(url):
         _fail("the database schema is not current: run 'reengage db upgrade' first")
@@ -78,7 +78,7 @@ def demo(
         typer.echo(key)
 
 
-def _parse_as_of(value: str) -> datetime:
+def parse_as_of(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
