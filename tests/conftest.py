@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from reengage.app import create_app
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
+from tests.browser import chromium
 from tests.factories import OrgFixture, make_org
 
 PG_ADMIN_URL = os.environ.get("REENGAGE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -103,3 +105,10 @@ def org(engine: Engine) -> OrgFixture:
 @pytest.fixture
 def other_org(engine: Engine) -> OrgFixture:
     return make_org(engine)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole run: Playwright's sync API allows one at a time."""
+    with chromium() as launched:
+        yield launched

@@ -29,6 +29,8 @@ def problems(response: httpx.Response) -> dict[str, str]:
     for problem in detail:
         assert set(problem) == {"field", "reason", "loc", "type"}, problem
         assert isinstance(problem["reason"], str) and problem["reason"].strip(), problem
+        # A reason is words: never the regular expression a value failed to match.
+        assert "^" not in problem["reason"] and "]{" not in problem["reason"], problem
         found.setdefault(problem["field"], problem["reason"])
     return found
 

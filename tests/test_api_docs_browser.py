@@ -8,24 +8,16 @@ for the OpenAPI 3.1 that FastAPI serves; only a browser shows the difference.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import fastapi_offline
-import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, expect
 
-from tests.browser import chromium, watched_page
+from tests.browser import watched_page
 from tests.live_server import live_server
 
 METHODS = {"get", "put", "post", "patch", "delete"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_docs_render_every_operation(browser: Browser, app: FastAPI) -> None:

@@ -129,7 +129,7 @@ def test_batch_may_reference_stored_patients_and_omit_kinds(
         ),
         (
             {"patients": [patient("p1", phone="12")], "visits": []},
-            {"patients[0].phone": "E.164", "visits": "not permitted"},
+            {"patients[0].phone": "E.164", "visits": "not part of a batch"},
         ),
         ({"patients": {"id": "p1"}}, {"patients": "list"}),
         ([patient("p1")], {"body": "object"}),
@@ -157,6 +157,47 @@ def test_batch_refusals(
     assert set(found) == set(expected), found
     for field, word in expected.items():
         assert word in found[field], (field, found[field])
+    assert snapshot(engine, org.id) == before
+
+
+def test_one_answer_names_every_problem_of_every_record(
+    client: TestClient, engine: Engine, org: OrgFixture
+) -> None:
+    """Problems of form (a bad phone, a bad timestamp, an unknown kind) and of rule (an
+    unknown patient, a duplicate, an sms "opened") are all named in the first answer, in the
+    order sent; an appointment of a batch patient that failed its own checks is not also
+    called an unknown patient."""
+    before = snapshot(engine, org.id)
+    body = {
+        "patients": [patient("p1"), patient("p2", phone="12"), patient("p1")],
+        "appointments": [
+            appointment("a1", "p2"),  # p2 is in the batch: its phone is its only problem
+            appointment("a2", "p9"),
+            appointment("a3", "p1", starts_at="tomorrow"),
+        ],
+        "communications": [
+            communication("c1", "p1", opened_at="2026-03-01T10:00:00+00:00"),
+            communication("c2", "p1", channel="fax"),
+        ],
+        "visits": [],
+    }
+    r = post(client, org, body)
+    found = [(p["field"], p["type"]) for p in r.json()["detail"]]
+    assert r.status_code == 422
+    assert found == [
+        ("visits", "extra_forbidden"),
+        ("patients[1].phone", "value_error"),
+        ("patients[2].id", "duplicate"),
+        ("appointments[1].patient_id", "unknown_patient"),
+        ("appointments[2].starts_at", "value_error"),
+        ("communications[0].opened_at", "does_not_fit"),
+        ("communications[1].channel", "literal_error"),
+    ]
+    reasons = problems(r)
+    assert reasons["visits"] == (
+        "is not part of a batch, which holds patients, appointments, communications, followups"
+    )
+    assert "no patient 'p9' in this org" in reasons["appointments[1].patient_id"]
     assert snapshot(engine, org.id) == before
 
 
@@ -382,8 +423,8 @@ def test_batch_accepts_exactly_the_communications_the_rules_allow(
 
     r = post(client, org, body)
     if by_type or by_rule:
-        # Type errors are found while parsing, before any rule that needs the database.
-        assert set(problems(r)) == (by_type or by_rule)
+        # One answer names them all: a record's bad type beside another's broken rule.
+        assert set(problems(r)) == by_type | by_rule
         assert (
             client.get(org.url(f"/patients/{prefix}-p"), headers=org.headers()).status_code == 404
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -145,3 +146,25 @@ def test_the_analytics_examples_are_the_demo_clinics_real_answers(
     overview_example["organization_id"] = org.id
     overview = client.get(f"{base}/overview", params=params, headers=org.headers()).json()
     assert overview == overview_example
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_the_error_example_is_the_answer_to_its_batch(app: FastAPI, org: OrgFixture) -> None:
+    """The batch in 'Errors', sent as written, is refused with the README's answer, whole."""
+    section = _section("Errors")
+    (script,) = re.findall(r"```sh\n(.*?)```", section, re.S)
+    (example,) = _json_blocks(section)
+    with live_server(app) as base:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **os.environ,
+                "BASE": f"{base}/api/v1/orgs/{org.id}",
+                "AUTH": f"Authorization: Bearer {org.keys['ingest']}",
+            },
+        )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == example

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,14 +59,32 @@ def problem_dict(loc: Sequence[str | int], reason: str, type_: str) -> dict[str,
     return {"field": field_name(loc), "reason": reason, "loc": list(loc), "type": type_}
 
 
+# What each pattern of a path or query parameter means, in words: a 422 names the rule, never
+# the regular expression (which reads as noise to a clinic's integrator).
+PATTERN_RULES: dict[str, str] = {}
+
+
+def pattern(regex: str, rule: str) -> str:
+    """``regex``, for a parameter's ``pattern=``, remembered with ``rule`` ("must be ...") as
+    the reason a value that does not match it is refused."""
+    PATTERN_RULES[regex] = rule
+    return regex
+
+
+def reason_of(error: Mapping[str, Any]) -> str:
+    """A pydantic error's reason as a clause that follows the field's name."""
+    if error.get("type") == "string_pattern_mismatch":
+        regex = (error.get("ctx") or {}).get("pattern")
+        return PATTERN_RULES.get(str(regex), "is not in the form this field takes")
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
 def problems_from_pydantic(errors: Sequence[Any], prefix: Loc = ()) -> list[dict[str, Any]]:
     out = []
     for err in errors:
         loc = prefix + tuple(err.get("loc", ()))
-        reason = str(err.get("msg", "invalid value"))
-        reason = reason.removeprefix("Value error, ")
         type_ = str(err.get("type", "invalid"))
-        problem = problem_dict(loc, reason, type_)
+        problem = problem_dict(loc, reason_of(err), type_)
         if type_ == "json_invalid":
             # Its loc is ("body", character position): the field is the body as a whole.
             problem["field"] = "body"

@@ -14,17 +14,11 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from reengage import clock
-from tests.browser import chromium, watched_page
+from tests.browser import watched_page
 from tests.dashboard.test_dashboard import NOW, SUMMARY_KEYS
 from tests.factories import OrgFixture, appointment, patient
 from tests.live_server import live_server
 from tests.test_overview_api import _clinic
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

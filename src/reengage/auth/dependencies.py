@@ -39,8 +39,11 @@ def require(permission: str) -> Callable[..., Principal]:
         if principal.org_id != org_id:
             raise HTTPException(404, "Not Found")
         if not principal.may(permission):
+            role = principal.role
             raise HTTPException(
-                403, f"a '{principal.role}' key may not do this (needs '{permission}' access)"
+                403,
+                f"{'an' if role[:1] in 'aeiou' else 'a'} '{role}' key may not do this "
+                f"(it needs '{permission}' access)",
             )
         return principal
 

@@ -13,9 +13,12 @@ from reengage.auth.dependencies import OrgId, SessionDep, require
 from reengage.auth.principal import Principal
 from reengage.domain.settings import OrgSettings
 from reengage.domain.vocabulary import Role
+from reengage.errors import pattern
 from reengage.orgs import service
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["settings and keys"])
+KEY_ID = pattern(r"^[0-9a-f]{1,32}$", "must be a key id: 1-32 lowercase hexadecimal digits")
+KeyIdPath = Annotated[str, Path(pattern=KEY_ID, description="The key's id, as the key list shows")]
 
 SettingsAdmin = Annotated[Principal, Depends(require("settings"))]
 KeysAdmin = Annotated[Principal, Depends(require("keys"))]
@@ -81,7 +84,9 @@ def create_key(org_id: OrgId, body: NewKeyIn, session: SessionDep, _: KeysAdmin)
 @router.delete("/keys/{key_id}", response_model=KeyOut, summary="Revoke a key")
 def revoke_key(
     org_id: OrgId,
-    key_id: Annotated[str, Path(pattern=r"^[0-9a-f]{1,32}$")],
+    key_id: Annotated[
+        str, Path(pattern=KEY_ID, description="The key's id, as the key list shows it")
+    ],
     session: SessionDep,
     _: KeysAdmin,
 ) -> Any:

@@ -139,15 +139,14 @@ for _kind in KINDS:
 def post_batch(
     org_id: OrgId, body: BatchIn, request: Request, session: SessionDep, principal: Writer
 ) -> BatchOut:
-    records = {kind.name: getattr(body, kind.name) for kind in KINDS}
-    result = service.upsert_batch(session, org_id, records)
+    result = service.upsert_batch(session, org_id, body)
     audit.record_access(
         session,
         request,
         principal,
         "write",
         result.touched_patient_ids,
-        count=sum(len(items) for items in records.values()),
+        count=sum(len(getattr(body, kind.name)) for kind in KINDS),
     )
     _commit(session)
     return BatchOut(**result.counts)

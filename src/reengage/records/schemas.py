@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,13 +13,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
+    TypeAdapter,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from reengage.domain.vocabulary import AppointmentStatus, Channel, Direction, PatientStatus
+from reengage.errors import pattern
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 ID_RULE = "1-128 characters: letters, digits and . _ : - (starting with a letter or digit)"
+ID_PATTERN = pattern(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$", f"must be {ID_RULE}")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -186,13 +192,38 @@ class FollowupIn(Record):
 MAX_BATCH_RECORDS = 10_000
 
 
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class DocumentedAs:
+    """Keeps a value as it was sent while the OpenAPI schema documents it as ``shape``.
 
-    patients: list[PatientIn] = Field(default_factory=list)
-    appointments: list[AppointmentIn] = Field(default_factory=list)
-    communications: list[CommunicationIn] = Field(default_factory=list)
-    followups: list[FollowupIn] = Field(default_factory=list)
+    A batch's items are checked one by one by the service rather than by the request's
+    model, so that one answer names every problem of every item: a bad timestamp in one and
+    an unknown patient in another are both in the first 422, not one after the other.
+    """
+
+    shape: Any
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(TypeAdapter(self.shape).core_schema)
+
+
+class BatchIn(BaseModel):
+    """A batch as sent: its four lists, each item a record of that kind."""
+
+    # Anything else is refused, by the service, beside the items' own problems (with
+    # ``extra="forbid"`` here an unknown key would hide them).
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+
+    patients: Annotated[list[Any], DocumentedAs(list[PatientIn])] = Field(default_factory=list)
+    appointments: Annotated[list[Any], DocumentedAs(list[AppointmentIn])] = Field(
+        default_factory=list
+    )
+    communications: Annotated[list[Any], DocumentedAs(list[CommunicationIn])] = Field(
+        default_factory=list
+    )
+    followups: Annotated[list[Any], DocumentedAs(list[FollowupIn])] = Field(default_factory=list)
 
 
 class KindCounts(BaseModel):

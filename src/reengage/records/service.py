@@ -1,4 +1,5 @@
-"""Upserting records: validate everything first, then write, so a refused batch keeps nothing.
+"""Upserting records: check everything first, then write, so a refused batch keeps nothing;
+and refuse it naming every problem of every record at once.
 
 Services never commit; the endpoint (or importer) that called them does, once.
 """
@@ -10,15 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from reengage import clock
 from reengage.analytics import state
 from reengage.domain.records import communication_problems
-from reengage.errors import Loc, Problem, RecordValidationError
+from reengage.errors import Loc, Problem, RecordValidationError, reason_of
 from reengage.records import repository
 from reengage.records.kinds import COMMUNICATIONS, KINDS, PATIENTS, RecordKind
-from reengage.records.schemas import MAX_BATCH_RECORDS, KindCounts, Record
+from reengage.records.schemas import MAX_BATCH_RECORDS, BatchIn, KindCounts, Record
+
+# Where each kind's problems go in a refusal: as they would be written, patients first.
+KIND_ORDER = {kind.name: position for position, kind in enumerate(KINDS)}
 
 
 @dataclass
@@ -26,6 +31,16 @@ class UpsertResult:
     counts: dict[str, KindCounts]
     # Patients whose own record or any of whose events changed: what derived state must revisit.
     touched_patient_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One record as sent: its id (if it gave a string), and the record if it passed its own
+    checks. A batch patient that failed them still counts as sent, so the appointments that
+    name it are not also refused as naming an unknown patient."""
+
+    id: str | None
+    record: Record | None
 
 
 def upsert_one(
@@ -41,14 +56,17 @@ def upsert_one(
             ]
         )
     record = record.model_copy(update={"id": record_id})
-    result = upsert_records(session, org_id, {kind.name: [record]}, loc_prefix=lambda *_: ("body",))
+    result = upsert_records(
+        session, org_id, {kind.name: [Sent(record_id, record)]}, loc_prefix=lambda *_: ("body",)
+    )
     return result.counts[kind.name].created == 1
 
 
-def upsert_batch(
-    session: Session, org_id: str, records: Mapping[str, Sequence[Record]]
-) -> UpsertResult:
-    total = sum(len(items) for items in records.values())
+def upsert_batch(session: Session, org_id: str, batch: BatchIn) -> UpsertResult:
+    """Check every item of the batch, on its own and against the org's data, and refuse it
+    with every problem at once; or write all of it."""
+    sent = {kind.name: getattr(batch, kind.name) for kind in KINDS}
+    total = sum(len(items) for items in sent.values())
     if total > MAX_BATCH_RECORDS:
         raise RecordValidationError(
             [
@@ -60,37 +78,76 @@ def upsert_batch(
                 )
             ]
         )
+    records: dict[str, list[Sent]] = {}
+    problems = [
+        Problem(
+            ("body", name),
+            f"is not part of a batch, which holds {', '.join(KIND_ORDER)}",
+            "extra_forbidden",
+        )
+        for name in sorted(batch.model_extra or {})
+    ]
+    for kind in KINDS:
+        records[kind.name] = []
+        for index, item in enumerate(sent[kind.name]):
+            at: Loc = ("body", kind.name, index)
+            raw_id = item.get("id") if isinstance(item, dict) else None
+            try:
+                record: Record | None = kind.schema.model_validate(item)
+            except ValidationError as exc:
+                record = None
+                errors = exc.errors(include_url=False, include_input=False)
+                problems += [Problem(at + tuple(e["loc"]), reason_of(e), e["type"]) for e in errors]
+            if isinstance(item, dict) and raw_id is None:
+                problems.append(Problem((*at, "id"), "is required in a batch", "missing"))
+            records[kind.name].append(Sent(raw_id if isinstance(raw_id, str) else None, record))
     return upsert_records(
-        session, org_id, records, loc_prefix=lambda kind, index: ("body", kind, index)
+        session,
+        org_id,
+        records,
+        loc_prefix=lambda kind, index: ("body", kind, index),
+        problems=problems,
     )
 
 
 def upsert_records(
     session: Session,
     org_id: str,
-    records: Mapping[str, Sequence[Record]],
+    records: Mapping[str, Sequence[Sent]],
     loc_prefix: Any,
+    problems: Sequence[Problem] = (),
 ) -> UpsertResult:
-    """Validate every record against the org's data, then upsert them, patients first."""
-    problems = _problems(session, org_id, records, loc_prefix)
-    if problems:
-        raise RecordValidationError(problems)
+    """Check the records against the org's data (adding to ``problems``, those they had on
+    their own), then upsert them, patients first; or refuse them all, naming every problem."""
+    found = [*problems, *_problems(session, org_id, records, loc_prefix)]
+    if found:
+        raise RecordValidationError(sorted(found, key=_record_order))
     now = clock.now()
     result = UpsertResult(counts={})
     for kind in KINDS:
-        items = records.get(kind.name, ())
+        items = [s.record for s in records.get(kind.name, ()) if s.record is not None]
         result.counts[kind.name] = _write(session, org_id, kind, items, now, result)
     session.flush()
     state.refresh(session, org_id, result.touched_patient_ids)
     return result
 
 
+def _record_order(problem: Problem) -> tuple[int, int]:
+    """A batch's problems record by record, in the order sent (each record's own first)."""
+    loc = problem.loc
+    if len(loc) >= 3 and isinstance(loc[1], str) and isinstance(loc[2], int):
+        return KIND_ORDER.get(loc[1], len(KINDS)), loc[2]
+    return -1, 0
+
+
 def _problems(
     session: Session,
     org_id: str,
-    records: Mapping[str, Sequence[Record]],
+    records: Mapping[str, Sequence[Sent]],
     loc_prefix: Any,
 ) -> list[Problem]:
+    """The rules that need the rest of the batch or the org's data, for the records that
+    passed their own checks."""
     problems: list[Problem] = []
 
     def add(kind: str, index: int, field_: str, reason: str, type_: str) -> None:
@@ -99,10 +156,10 @@ def _problems(
 
     for kind in KINDS:
         seen: set[str] = set()
-        for index, record in enumerate(records.get(kind.name, ())):
-            if record.id is None:
-                add(kind.name, index, "id", "is required in a batch", "missing")
-            elif record.id in seen:
+        for index, item in enumerate(records.get(kind.name, ())):
+            if item.id is None:
+                continue
+            if item.id in seen:
                 add(
                     kind.name,
                     index,
@@ -110,15 +167,15 @@ def _problems(
                     f"appears twice in this batch's {kind.name}",
                     "duplicate",
                 )
-            else:
-                seen.add(record.id)
+            seen.add(item.id)
 
-    batch_patients = {p.id for p in records.get(PATIENTS.name, ()) if p.id is not None}
+    batch_patients = {s.id for s in records.get(PATIENTS.name, ()) if s.id is not None}
     referenced = {
-        getattr(record, "patient_id")  # noqa: B009  (every non-patient kind has it)
+        getattr(s.record, "patient_id")  # noqa: B009  (every non-patient kind has it)
         for kind in KINDS
         if kind.references_patient
-        for record in records.get(kind.name, ())
+        for s in records.get(kind.name, ())
+        if s.record is not None
     }
     unknown = referenced - batch_patients
     if unknown:
@@ -126,8 +183,8 @@ def _problems(
     for kind in KINDS:
         if not kind.references_patient:
             continue
-        for index, record in enumerate(records.get(kind.name, ())):
-            patient_id = getattr(record, "patient_id")  # noqa: B009
+        for index, s in enumerate(records.get(kind.name, ())):
+            patient_id = getattr(s.record, "patient_id", None)
             if patient_id in unknown:
                 add(
                     kind.name,
@@ -138,8 +195,10 @@ def _problems(
                     "unknown_patient",
                 )
 
-    for index, record in enumerate(records.get(COMMUNICATIONS.name, ())):
-        values = record.model_dump()
+    for index, s in enumerate(records.get(COMMUNICATIONS.name, ())):
+        if s.record is None:
+            continue
+        values = s.record.model_dump()
         for field_, reason in communication_problems(
             values["channel"],
             values["direction"],
