@@ -57,3 +57,14 @@ def utc(timestamp: str | None) -> str | None:
     if timestamp is None:
         return None
     return datetime.fromisoformat(timestamp).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+# The contract's (and the seed's) key in ``risk_summary`` for each tier, written here rather
+# than read from the code under test.
+SUMMARY_KEYS = {
+    "critical": "critical_risk",
+    "high": "high_risk",
+    "medium": "medium_risk",
+    "low": "low_risk",
+    "engaged": "engaged",
+}

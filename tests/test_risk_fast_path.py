@@ -47,6 +47,30 @@ def _at(delta: timedelta) -> str:
     return (BASE + delta).isoformat()
 
 
+ALL_STATUSES = ["scheduled", "completed", "no_show", "late_cancelled", "cancelled"]
+MISSED = ["no_show", "late_cancelled"]
+
+
+def _appointment(
+    draw: st.DrawFn,
+    aid: str,
+    pid: str,
+    starts_in: st.SearchStrategy[timedelta],
+    statuses: list[str],
+) -> dict[str, Any]:
+    """A visit starting at a drawn offset, booked up to 40 days before it (or a day after:
+    a late import), or with no booking time."""
+    starts = draw(starts_in)
+    booked = draw(st.one_of(st.none(), st.integers(-40 * 24, 24).map(lambda h: timedelta(hours=h))))
+    return {
+        "id": aid,
+        "patient_id": pid,
+        "starts_at": _at(starts),
+        "status": draw(st.sampled_from(statuses)),
+        "booked_at": None if booked is None else _at(starts + booked),
+    }
+
+
 @st.composite
 def clinics(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
     n = draw(st.integers(min_value=1, max_value=6))
@@ -70,39 +94,15 @@ def clinics(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
             }
         )
         for j in range(draw(st.integers(0, 4))):
-            starts = draw(offsets)
-            booked = draw(
-                st.one_of(st.none(), st.integers(-40 * 24, 24).map(lambda h: timedelta(hours=h)))
-            )
             batch["appointments"].append(
-                {
-                    "id": f"a{i}-{j}",
-                    "patient_id": pid,
-                    "starts_at": _at(starts),
-                    "status": draw(
-                        st.sampled_from(
-                            ["scheduled", "completed", "no_show", "late_cancelled", "cancelled"]
-                        )
-                    ),
-                    "booked_at": None if booked is None else _at(starts + booked),
-                }
+                _appointment(draw, f"a{i}-{j}", pid, offsets, ALL_STATUSES)
             )
         # A run of missed visits, some near the start of the 90 days the list counts them
         # over at the late as_ofs: more than the score's 3, and either side of the window's
         # first instant, so that the list's uncapped count is compared where it matters.
         for j in range(draw(st.sampled_from([0, 0, 1, 4, 5]))):
-            starts = draw(st.one_of(offsets, near_the_edges))
-            booked = draw(
-                st.one_of(st.none(), st.integers(-40 * 24, 24).map(lambda h: timedelta(hours=h)))
-            )
             batch["appointments"].append(
-                {
-                    "id": f"a{i}-m{j}",
-                    "patient_id": pid,
-                    "starts_at": _at(starts),
-                    "status": draw(st.sampled_from(["no_show", "late_cancelled"])),
-                    "booked_at": None if booked is None else _at(starts + booked),
-                }
+                _appointment(draw, f"a{i}-m{j}", pid, st.one_of(offsets, near_the_edges), MISSED)
             )
         for j in range(draw(st.integers(0, 4))):
             sent = draw(offsets)

@@ -31,18 +31,11 @@ from sqlalchemy import Engine
 
 from reengage import clock
 from tests.factories import OrgFixture, make_org
+from tests.helpers import SUMMARY_KEYS
 
 AS_OF = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 AS_OF_TEXT = "2026-06-15T12:00:00Z"
 TIERS = ("critical", "high", "medium", "low", "engaged")
-# The contract's names for the tiers' counts in ``risk_summary``.
-SUMMARY_KEYS = {
-    "critical": "critical_risk",
-    "high": "high_risk",
-    "medium": "medium_risk",
-    "low": "low_risk",
-    "engaged": "engaged",
-}
 ALERT_FOR_ACTION = {
     "missed_appt": "missed_appointments_14d",
     "failed_contact": "failed_communications",

@@ -25,6 +25,7 @@ from reengage.domain import risk
 from reengage.domain.settings import OrgSettings, TierThresholds
 from reengage.models import AuditEntry, Communication, DashboardSession, Followup
 from tests.factories import OrgFixture, patient
+from tests.helpers import SUMMARY_KEYS
 from tests.test_overview_api import AS_OF, _clinic, _visit
 from tests.test_privacy import CONDITION, EMAIL, NAME, PHONE, assert_no_phi, logged_text
 
@@ -59,16 +60,6 @@ def card(html: str, name: str) -> str:
 def load(c: TestClient, org: OrgFixture) -> None:
     r = c.post(org.url("/batch"), json=_clinic(), headers=org.headers())
     assert r.status_code == 200, r.text
-
-
-# The seed's key in ``risk_summary`` for each tier (``data-tier`` on the page is the tier).
-SUMMARY_KEYS = {
-    "critical": "critical_risk",
-    "high": "high_risk",
-    "medium": "medium_risk",
-    "low": "low_risk",
-    "engaged": "engaged",
-}
 
 
 def tier_items(html: str) -> dict[str, tuple[int, str]]:
