@@ -13,6 +13,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from sqlalchemy.orm import Session
 
 from reengage.auth.principal import Principal
+from reengage.wording import with_article
 
 OrgId = Annotated[str, Path(description="The organization's id, e.g. org_demo")]
 
@@ -39,12 +40,8 @@ def require(permission: str) -> Callable[..., Principal]:
         if principal.org_id != org_id:
             raise HTTPException(404, "Not Found")
         if not principal.may(permission):
-            role = principal.role
-            raise HTTPException(
-                403,
-                f"{'an' if role[:1] in 'aeiou' else 'a'} '{role}' key may not do this "
-                f"(it needs '{permission}' access)",
-            )
+            role = with_article(f"'{principal.role}'")
+            raise HTTPException(403, f"{role} key may not do this (it needs '{permission}' access)")
         return principal
 
     return check

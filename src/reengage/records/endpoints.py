@@ -16,6 +16,7 @@ from reengage.errors import Problem, RecordValidationError
 from reengage.records import service
 from reengage.records.kinds import KINDS, RecordKind
 from reengage.records.schemas import ID_PATTERN, BatchIn, BatchOut, Page
+from reengage.wording import with_article
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["records"])
 
@@ -107,7 +108,7 @@ def _add_kind_routes(kind: RecordKind) -> None:
         methods=["PUT"],
         response_model=out,
         status_code=200,
-        summary=f"Create or update a {kind.singular}",
+        summary=f"Create or update {with_article(kind.singular)}",
         responses={201: {"description": "Created", "model": out}},
         name=f"put_{kind.singular}",
     )
