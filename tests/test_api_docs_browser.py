@@ -8,12 +8,11 @@ for the OpenAPI 3.1 that FastAPI serves; only a browser shows the difference.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import fastapi_offline
 from fastapi import FastAPI
 from playwright.sync_api import Browser, expect
 
+from reengage.app import SWAGGER_UI
 from tests.browser import watched_page
 from tests.live_server import live_server
 
@@ -53,6 +52,6 @@ def test_docs_render_every_operation(browser: Browser, app: FastAPI) -> None:
 
 def test_the_bundled_swagger_ui_reads_openapi_3_1() -> None:
     """Swagger UI reads OpenAPI 3.1 from 5.0 on; the served bundle says which it is."""
-    bundle = (Path(fastapi_offline.__file__).parent / "static" / "swagger-ui-bundle.js").read_text()
+    bundle = (SWAGGER_UI / "swagger-ui-bundle.js").read_text()
     versions = re.findall(r'PACKAGE_VERSION:"(\d+)\.(\d+)\.(\d+)"', bundle)
     assert len(versions) == 1 and int(versions[0][0]) >= 5, versions

@@ -80,6 +80,11 @@ def _kept(session: Session, org_id: str, ids: Sequence[str], out: dict[str, Page
         facts.successes = tuple(successes)
 
 
+def _exists_at(a: Any, as_of: datetime) -> Any:
+    """A visit exists at as_of once it is booked (one with no booking time always has)."""
+    return or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of)
+
+
 def _next_visits(
     session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
 ) -> None:
@@ -93,7 +98,7 @@ def _next_visits(
             a.c.patient_id.in_(ids),
             a.c.starts_at > as_of,
             a.c.status != "cancelled",
-            or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of),
+            _exists_at(a, as_of),
         )
         .group_by(a.c.patient_id)
     )
@@ -121,7 +126,7 @@ def _missed_visits(
             a.c.starts_at >= since,
             a.c.starts_at <= as_of,
             a.c.status.in_(sorted(MISSED_STATUSES)),
-            or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of),
+            _exists_at(a, as_of),
         )
         .group_by(a.c.patient_id)
     )

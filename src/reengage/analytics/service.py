@@ -29,7 +29,11 @@ from reengage.analytics.schemas import (
     RiskSummary,
 )
 from reengage.domain import risk
-from reengage.domain.calendar import local_date, parse_as_of, start_of_day, window_first_day
+from reengage.domain.calendar import (
+    local_date,
+    parse_as_of,
+    window_start,
+)
 from reengage.domain.history import PatientHistory
 from reengage.domain.outreach import (
     best_part,
@@ -259,14 +263,13 @@ def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[
     entries as ``_entries``, at a cost that does not grow with the length of a history."""
     ids = [s.patient_id for s in page]
     zone = where.settings.zone()
-    window = window_first_day(where.as_of, zone, risk.ALERT_WINDOW_DAYS)
     facts = entry_queries.page_facts(
         session,
         where.org_id,
         ids,
         where.as_of,
-        start_of_day(window, zone),
-        start_of_day(window_first_day(where.as_of, zone, risk.MISSED_SCORE_WINDOW_DAYS), zone),
+        window_start(where.as_of, zone, risk.ALERT_WINDOW_DAYS),
+        window_start(where.as_of, zone, risk.MISSED_SCORE_WINDOW_DAYS),
     )
     patients = {p.id: p for p in queries.load_patients(session, where.org_id, ids)}
     out = []

@@ -70,6 +70,11 @@ def window_first_day(as_of: datetime, zone: ZoneInfo, days: int) -> date:
     return local_date(as_of, zone) - timedelta(days=days - 1)
 
 
+def window_start(as_of: datetime, zone: ZoneInfo, days: int) -> datetime:
+    """The first instant of "the last ``days`` days": where a query's range begins."""
+    return start_of_day(window_first_day(as_of, zone, days), zone)
+
+
 def in_last_days(instant: datetime, as_of: datetime, zone: ZoneInfo, days: int) -> bool:
     """True when ``instant`` falls in the last ``days`` calendar days, up to as_of itself.
 

@@ -61,16 +61,12 @@ def tier_for_days(days: int, thresholds: TierThresholds) -> str:
 def tier_days(tier: str, thresholds: TierThresholds) -> tuple[int, int | None]:
     """The days since last contact that make ``tier`` (first, last; last ``None`` for the
     open-ended top tier): what ``tier_for_days`` decides, as a range to show."""
-    firsts = {
-        "engaged": 0,
-        "low": thresholds.low,
-        "medium": thresholds.medium,
-        "high": thresholds.high,
-        "critical": thresholds.critical,
-    }
-    above = {"engaged": "low", "low": "medium", "medium": "high", "high": "critical"}
-    following = above.get(tier)
-    return firsts[tier], (firsts[following] - 1 if following is not None else None)
+
+    def first(name: str) -> int:
+        return 0 if name == "engaged" else int(getattr(thresholds, name))
+
+    above = TIERS.index(tier) - 1  # TIERS run from the most days down
+    return first(tier), (first(TIERS[above]) - 1 if above >= 0 else None)
 
 
 def is_at_risk(tier: str) -> bool:
