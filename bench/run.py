@@ -51,11 +51,11 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from duckdb_reference import Reference, export, mismatches
-from reengage.analytics import state
 from reengage.auth import service as auth_service
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.demo import Options, generate, load_demo
+from reengage.derived import upkeep
 from reengage.orgs import service as orgs_service
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -217,7 +217,7 @@ def prepare(url: str, patients: int, options: Options) -> tuple[str, dict[str, i
         "communications": summary.communications,
         "followups": summary.followups,
     }
-    return key, counts, summary.seconds, state.workers_for(patients, None)
+    return key, counts, summary.seconds, upkeep.workers_for(patients, None)
 
 
 def settle(url: str) -> float | None:

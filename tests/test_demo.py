@@ -21,13 +21,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from reengage.analytics import state
 from reengage.auth import service as auth_service
 from reengage.cli import app as cli_app
 from reengage.config import get_settings
 from reengage.db.engine import make_sessionmaker
 from reengage.demo import DemoError, PatientHistory, generator, load_demo, loader
 from reengage.demo.generator import HISTORY_DAYS, Row, rows
+from reengage.derived import rows as derived_rows
+from reengage.derived import upkeep
 from reengage.domain.records import communication_problems
 from reengage.models import (
     Appointment,
@@ -41,6 +42,7 @@ from reengage.models import (
     PatientState,
     RiskSpan,
 )
+from reengage.orgs import service as orgs_service
 from reengage.records.schemas import AppointmentIn, CommunicationIn, FollowupIn, PatientIn
 from tests.factories import OrgFixture
 
@@ -403,7 +405,8 @@ def test_worker_processes_build_the_derived_state_the_load_would_in_place(
     assert [c for c in calls if c[0] == "patient state"] == [
         ("patient state", n, 300) for n in (*range(40, 300, 40), 300)
     ]
-    assert state.rebuild(session, other_org.id, workers=2) == 300
+    settings = orgs_service.get_settings(session, other_org.id)
+    assert upkeep.rebuild(session, other_org.id, settings, workers=2) == 300
     session.commit()
     assert _derived(session, other_org.id) == in_place
 
@@ -412,7 +415,7 @@ def test_a_failure_in_a_worker_process_leaves_no_partial_demo(
     engine: Engine, org: OrgFixture, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(loader, "CHUNK_PATIENTS", 40)
-    real = state.derive
+    real = derived_rows.derive
 
     def derive(org_id: str, settings: Any, histories: Any) -> Any:
         histories = list(histories)
@@ -420,7 +423,7 @@ def test_a_failure_in_a_worker_process_leaves_no_partial_demo(
             raise RuntimeError("worker broke")
         return real(org_id, settings, histories)
 
-    monkeypatch.setattr(state, "derive", derive)  # workers are forked: they see it too
+    monkeypatch.setattr(derived_rows, "derive", derive)  # workers are forked: they see it too
     status = session.get(DerivedStatus, org.id)
     before = status and (status.settings_key, status.latest_at)
     session.rollback()

@@ -13,14 +13,15 @@ from sqlalchemy import Engine, inspect
 from typer.testing import CliRunner
 
 import reengage.models  # noqa: F401  (registers every table)
-from reengage.analytics import state
 from reengage.app import create_app
 from reengage.cli import app as cli_app
 from reengage.config import get_settings
 from reengage.db import migrate
 from reengage.db.base import Base
 from reengage.db.engine import make_engine, make_sessionmaker
+from reengage.derived import upkeep
 from reengage.models import DerivedStatus, PatientState
+from reengage.orgs import service as orgs_service
 from tests.conftest import empty_database
 from tests.factories import appointment, make_org, outbound, patient
 
@@ -88,7 +89,7 @@ def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(
             assert r.status_code == 200, r.text
             with make_sessionmaker(engine)() as session:
                 assert session.get(DerivedStatus, org.id) is None  # a write does not make one
-                state.rebuild(session, org.id)
+                upkeep.rebuild(session, org.id, orgs_service.get_settings(session, org.id))
                 session.commit()
                 row = session.get(PatientState, (org.id, "p1"))
                 assert row is not None

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from reengage import clock
+from reengage import clock, reference
 from reengage.analytics import overview, service
 from reengage.db.engine import make_sessionmaker
 from tests.test_risk_fast_path import BASE, ZONES, _at, load_clinic
@@ -99,7 +99,7 @@ def test_cards_agree_with_the_straight_computation(
     with make_sessionmaker(engine)() as session:
         where = service.scope(session, org.id, as_of)
         cards = overview.overview(session, where)
-        assert cards == overview.reference_overview(session, where)
+        assert cards == reference.overview_of(session, where)
     now, before = cards.reengagement_success_rate, cards.previous_success_rate
     assert 0 <= now.patients_reengaged <= now.patients_reached
     assert cards.this_weeks_target <= sum(1 for p in clinic["patients"] if p["status"] == "active")

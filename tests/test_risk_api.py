@@ -830,8 +830,8 @@ def test_a_bare_date_is_the_end_of_that_day_in_the_org_timezone(
 # --- missed visits in the last 90 days, and what the patient's record says ------------------
 #
 # The list has two read paths that must agree: the stored standings (as_of at or after every
-# record: the usual case, ``service._kept_entries`` with ``entry_queries``) and the patients'
-# histories (an as_of before some record, ``service._entries``). ``read_paths`` records which
+# record: the usual case, ``service._kept_entries`` with ``page_facts``) and the patients'
+# histories (an as_of before some record, ``service.entries_of``). ``read_paths`` records which
 # one built each page, so each test below shows it asked both.
 
 
@@ -839,7 +839,7 @@ def test_a_bare_date_is_the_end_of_that_day_in_the_org_timezone(
 def read_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The read path of each list page served from here on: "standings" or "histories"."""
     seen: list[str] = []
-    for name, label in (("_kept_entries", "standings"), ("_entries", "histories")):
+    for name, label in (("_kept_entries", "standings"), ("entries_of", "histories")):
         original = getattr(service, name)
 
         def spy(*args: Any, _original: Any = original, _label: str = label, **kw: Any) -> Any:

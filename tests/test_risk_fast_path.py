@@ -13,11 +13,13 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from reengage import clock
-from reengage.analytics import overview, performance, risk_queries, service, trend_queries, trends
-from reengage.analytics.trend_queries import Frame
+from reengage import clock, reference
+from reengage.analytics import overview, performance, service, trends
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
+from reengage.derived.freshness import Freshness
+from reengage.domain.scope import Scope
+from reengage.domain.standing import Tally
 from reengage.models import PatientState
 from tests.factories import OrgFixture, make_org
 
@@ -194,26 +196,26 @@ def _check_agreement(
         for hours in as_of_hours:
             as_of = (BASE + timedelta(hours=hours)).isoformat()
             where = service.scope(session, org.id, as_of)
-            assert service.standings(session, where) == service.reference_standings(session, where)
+            assert service.standings(session, where) == reference.standings(session, where)
         # After every event, nobody needs the straight path.
         late = service.scope(session, org.id, (BASE + LATE).isoformat())
-        stale = risk_queries.stale_patient_ids(session, org.id, late.as_of, late.settings)
-        assert stale == []
-        assert service.standings(session, late) == service.reference_standings(session, late)
+        assert Freshness(session, late).unsettled_ids("instants") == []
+        assert _rows_alone(session, late).unsettled_ids("instants") == []
+        assert service.standings(session, late) == reference.standings(session, late)
         weights = Counter({"critical": 1, "high": 2, "medium": 4})
         fast = service.prediction(session, late, weights)
-        assert fast == service.reference_prediction(session, late, weights)
+        assert fast == reference.prediction(session, late, weights)
         event(f"prediction at the late as_of is {'None' if fast is None else 'a number'}")
         assert service.risk_metrics(session, late) == _reference_metrics(session, late)
         for level, flag, sort_by in LIST_QUERIES:
             for limit, offset in ((2, 0), (3, 2), (50, 0)):
                 args = (level, flag, sort_by, limit, offset)
-                assert service.prioritized(session, late, *args) == service.reference_prioritized(
+                assert service.prioritized(session, late, *args) == reference.prioritized(
                     session, late, *args
                 )
         # The entries are compared whole, missed_appointments_last_90d with the rest: say
         # how far the examples took it (past the score's cap of 3, or not at all).
-        listed = service.reference_prioritized(session, late, "all", None, "risk_score", 500, 0)
+        listed = reference.prioritized(session, late, "all", None, "risk_score", 500, 0)
         most = max((p.missed_appointments_last_90d for p in listed.patients), default=0)
         event(f"most missed visits of a listed patient in 90 days: {min(most, 4)}")
 
@@ -231,10 +233,17 @@ LIST_QUERIES = [
 ]
 
 
-def _reference_metrics(session: Any, where: service.Scope) -> Any:
+def _rows_alone(session: Any, where: Scope) -> Freshness:
+    """The freshness of each patient's rows, as if the org's status vouched for none."""
+    fresh = Freshness(session, where)
+    fresh.complete = False
+    return fresh
+
+
+def _reference_metrics(session: Any, where: Scope) -> Any:
     """risk-metrics counted from the reference standings."""
-    population = service.reference_standings(session, where)
-    tally = risk_queries.Tally.of(population)
+    population = reference.standings(session, where)
+    tally = Tally.of(population)
     return service.RiskMetrics(
         organization_id=where.org_id,
         last_updated=where.as_of.astimezone(where.settings.zone()),
@@ -343,14 +352,13 @@ def test_performance_and_trends_agree_with_the_straight_computation(
         where = service.scope(session, org.id, as_of)
         for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
             fast = performance.performance(session, where, timeframe)
-            assert fast == performance.reference_performance(session, where, timeframe)
+            assert fast == reference.performance_of(session, where, timeframe)
         for period in ("7d", "90d", "1y"):
             fast_trends = trends.trends(session, where, period, metrics)
-            assert fast_trends == trends.reference_trends(session, where, period, metrics)
+            assert fast_trends == reference.trends_of(session, where, period, metrics)
         cards = overview.overview(session, where)
-        assert cards == overview.reference_overview(session, where)
+        assert cards == reference.overview_of(session, where)
         reached = cards.reengagement_success_rate.patients_reached
         event(f"patients reached while at risk: {min(reached, 2)}+")
         if as_a_date:
-            frame = Frame(org.id, where.settings, where.as_of)
-            assert trend_queries.unsettled_patient_ids(session, frame) == []
+            assert _rows_alone(session, where).unsettled_ids("days") == []

@@ -12,16 +12,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from reengage import clock
-from reengage.analytics import (
-    performance,
-    rollup_queries,
-    rollups,
-    service,
-    trend_queries,
-    trends,
-)
+from reengage import clock, reference
+from reengage.analytics import performance, service, trends
 from reengage.db.engine import make_sessionmaker
+from reengage.derived import rollup_table, rollups
+from reengage.derived.freshness import Freshness
 from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, RiskSpan
 from tests.factories import OrgFixture
 from tests.test_risk_fast_path import BASE, LIST_QUERIES, ZONES, clinics, load_clinic
@@ -29,21 +24,21 @@ from tests.test_risk_fast_path import BASE, LIST_QUERIES, ZONES, clinics, load_c
 METRICS = ["risk_levels", "success_rates", "channel_performance"]
 
 
-def stored_sums(engine: Engine, org_id: str) -> rollup_queries.Sums:
+def stored_sums(engine: Engine, org_id: str) -> rollup_table.Sums:
     with make_sessionmaker(engine)() as session:
         rows = session.execute(
             select(DailyRollup.day, DailyRollup.measure, DailyRollup.n).where(
                 DailyRollup.org_id == org_id
             )
         ).all()
-    found: rollup_queries.Sums = rollup_queries.Sums()
+    found: rollup_table.Sums = rollup_table.Sums()
     for day, measure, n in rows:
         if n:
             found[(day, measure)] = n
     return found
 
 
-def recounted(engine: Engine, org_id: str) -> rollup_queries.Sums:
+def recounted(engine: Engine, org_id: str) -> rollup_table.Sums:
     """The roll-ups as they should be: summed afresh from every derived row of the org."""
     with make_sessionmaker(engine)() as session:
         outcomes = session.execute(
@@ -160,19 +155,19 @@ def test_where_the_rollups_answer_they_equal_the_straight_computation(
 def _check_rollup_answers(engine: Engine, org: OrgFixture, as_of: str) -> None:
     with make_sessionmaker(engine)() as session:
         where = service.scope(session, org.id, as_of)
-        assert rollups.usable(session, org.id, where.settings, where.as_of)
-        frame = trend_queries.frame_for(session, org.id, where.settings, where.as_of)
-        event(f"patients visiting later that day: {min(len(frame.visiting_ids), 2)}+")
+        assert Freshness(session, where).complete
+        visiting = Freshness(session, where).visiting_ids
+        event(f"patients visiting later that day: {min(len(visiting), 2)}+")
         for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
             fast = performance.performance(session, where, timeframe)
-            assert fast == performance.reference_performance(session, where, timeframe)
+            assert fast == reference.performance_of(session, where, timeframe)
         for period in ("7d", "90d", "1y"):
             fast_trends = trends.trends(session, where, period, METRICS)
-            assert fast_trends == trends.reference_trends(session, where, period, METRICS)
+            assert fast_trends == reference.trends_of(session, where, period, METRICS)
         for level, flag, sort_by in LIST_QUERIES[:4]:
             args = (level, flag, sort_by, 50, 0)
             fast_list = service.prioritized(session, where, *args)
-            assert fast_list == service.reference_prioritized(session, where, *args)
+            assert fast_list == reference.prioritized(session, where, *args)
 
 
 def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
@@ -200,9 +195,9 @@ def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
     assert found.latest_at.isoformat() == "2026-06-03T01:00:00+00:00"
     with make_sessionmaker(engine)() as session:
         before = service.scope(session, org.id, "2026-06-02T00:00:00+00:00")
-        assert not rollups.usable(session, org.id, before.settings, before.as_of)
+        assert not Freshness(session, before).complete
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
-        assert rollups.usable(session, org.id, after.settings, after.as_of)
+        assert Freshness(session, after).complete
         first = performance.performance(session, after, "last_7_days")
         totals = first.reengagement_metrics
         assert totals.outreach_attempts == 1 and totals.successful_contacts == 1
@@ -210,11 +205,11 @@ def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
         session.commit()
     with make_sessionmaker(engine)() as session:
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
-        assert not rollups.usable(session, org.id, after.settings, after.as_of)
+        assert not Freshness(session, after).complete
         assert performance.performance(session, after, "last_7_days") == first
     r = client.patch(org.url("/settings"), json={"timezone": "Asia/Tokyo"}, headers=org.headers())
     assert r.status_code == 200, r.text
     with make_sessionmaker(engine)() as session:
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
-        assert rollups.usable(session, org.id, after.settings, after.as_of)
+        assert Freshness(session, after).complete
     assert stored_sums(engine, org.id) == recounted(engine, org.id)

@@ -1,4 +1,4 @@
-"""The stored standings (``reengage.analytics.standing_cache``) answer exactly as the
+"""The stored standings (``reengage.derived.stored_standings``) answer exactly as the
 straight computation does, while as_of moves through hours and days, visits start,
 follow-ups fall due and records are written; and they are kept, reused and dropped when
 they should be."""
@@ -16,10 +16,12 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from reengage import clock
-from reengage.analytics import service, standing_queries
+from reengage import clock, reference
+from reengage.analytics import service
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
+from reengage.derived import status as status_row
+from reengage.derived import stored_standings
 from reengage.models import DerivedStatus, Standing
 from tests.factories import OrgFixture, appointment, followup, outbound, patient
 from tests.test_risk_fast_path import (
@@ -57,7 +59,7 @@ def _read(engine: Engine, org_id: str, as_of: datetime) -> tuple[Any, datetime |
         for level, flag, sort_by in LIST_QUERIES[:4]:
             args = (level, flag, sort_by, 3, 1)
             found = service.prioritized(session, where, *args)
-            assert found == service.reference_prioritized(session, where, *args)
+            assert found == reference.prioritized(session, where, *args)
             session.commit()
         status = session.get(DerivedStatus, org_id)
         return where, status.standings_at if status is not None else None
@@ -190,7 +192,7 @@ def test_rows_are_built_once_kept_and_recomputed_only_where_due(
             headers=org.headers(),
         )
     assert r.status_code == 200, r.text
-    assert _stored(engine, org.id)["p3"]["until_at"] == standing_queries.EPOCH
+    assert _stored(engine, org.id)["p3"]["until_at"] == stored_standings.EPOCH
     _, at = _read(engine, org.id, one_pm)
     assert _stored(engine, org.id)["p3"]["until_at"] == day_end
 
@@ -247,15 +249,15 @@ def test_a_write_waits_for_a_read_bringing_rows_up_to_date(
     _read(engine, org.id, BASE)
     sessions = make_sessionmaker(engine)
     with sessions() as reader, sessions() as writer:
-        assert standing_queries.lock(reader, org.id) is not None
+        assert status_row.lock(reader, org.id) is not None
         writer.execute(text("SET LOCAL lock_timeout = '200ms'"))
         with pytest.raises(OperationalError, match="lock timeout"):
-            standing_queries.invalidate(writer, org.id, ["p1"])
+            stored_standings.invalidate(writer, org.id, ["p1"])
         writer.rollback()
         reader.commit()
-        standing_queries.invalidate(writer, org.id, ["p1"])
+        stored_standings.invalidate(writer, org.id, ["p1"])
         writer.commit()
-    assert _stored(engine, org.id)["p1"]["until_at"] == standing_queries.EPOCH
+    assert _stored(engine, org.id)["p1"]["until_at"] == stored_standings.EPOCH
 
 
 # How long before START the first of its last 90 days begins, in UTC (the same date in every
@@ -353,7 +355,7 @@ def test_entries_from_the_stored_rows_equal_those_from_whole_histories(
         for sort_by in ("risk_score", "days_since_contact", "next_action_date"):
             args = ("all", None, sort_by, 50, 0)
             kept = service.prioritized(session, where, *args)
-            assert kept == service.reference_prioritized(session, where, *args)
+            assert kept == reference.prioritized(session, where, *args)
             event(f"{max((len(p.reengagement_history) for p in kept.patients), default=0)} shown")
             most = max((p.missed_appointments_last_90d for p in kept.patients), default=0)
             event(f"most missed visits of a listed patient in 90 days: {min(most, 4)}")

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from reengage.analytics import service, trends
+from reengage import reference
+from reengage.analytics import service
 from tests.factories import (
     OrgFixture,
     appointment,
@@ -106,7 +107,7 @@ def from_histories(session: Session, org: OrgFixture, as_of: str) -> dict[str, A
     """The 7-day figures computed from every patient's history (the reference path, no
     derived rows), shaped as the body's parts: the hand-worked values must hold there too."""
     where = service.scope(session, org.id, as_of)
-    result = trends.reference_trends(session, where, "7d", ALL_METRICS)
+    result = reference.trends_of(session, where, "7d", ALL_METRICS)
     assert result.daily_trends is not None and result.channel_performance_trends is not None
     assert result.risk_distribution_changes is not None
     return {

@@ -50,7 +50,7 @@ def _sessions() -> sessionmaker[Session]:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database (REENGAGE_DATABASE_URL) to the current schema."""
-    from reengage.analytics import rollup_queries
+    from reengage.derived import status
 
     url = get_settings().database_url
     migrate.upgrade(url)
@@ -58,7 +58,7 @@ def db_upgrade() -> None:
     # Some upgrades (0004, 0007) leave orgs' derived rows incomplete: say which, and how.
     with _sessions()() as session:
         orgs = _org_ids(session, None)
-        waiting = [one for one in orgs if rollup_queries.status(session, one) is None]
+        waiting = [one for one in orgs if status.read(session, one) is None]
     for one in waiting:
         typer.echo(
             f"{one}: answers correctly but more slowly until 'reengage state rebuild {one}' "
@@ -155,11 +155,13 @@ def state_rebuild(
     org_id: Annotated[str | None, typer.Argument(help="One org; all orgs when left out")] = None,
 ) -> None:
     """Recompute every patient's derived state from the records (safe to run any time)."""
-    from reengage.analytics import state
+    from reengage.derived import upkeep
+    from reengage.orgs import service as orgs_service
 
     with _sessions()() as session:
         for one in _org_ids(session, org_id):
-            count = state.rebuild(session, one, workers=None)
+            settings = orgs_service.get_settings(session, one)
+            count = upkeep.rebuild(session, one, settings, workers=None)
             session.commit()
             typer.echo(f"{one}: {count} patients")
 
@@ -173,12 +175,14 @@ def state_today(
     100,000 patients)."""
     import time
 
-    from reengage.analytics import service, standing_cache
+    from reengage.analytics import service
+    from reengage.derived import stored_standings
 
     with _sessions()() as session:
         for one in _org_ids(session, org_id):
             started = time.perf_counter()
-            stored = standing_cache.tally(session, service.scope(session, one, None)) is not None
+            where = service.scope(session, one, None)
+            stored = stored_standings.tally(session, where) is not None
             session.commit()
             seconds = time.perf_counter() - started
             typer.echo(

@@ -1,8 +1,9 @@
 """``/overview``: the dashboard's four cards, from the same tallies as ``/risk-metrics`` and
 the same derived rows as ``/trends``.
 
-``overview`` reads the derived rows for the patients they answer for and the histories of
-the others; ``reference_overview`` reads every history, and the tests hold the two equal.
+``overview`` reads the settled patients' derived rows and the others' histories
+(``derived.freshness``); ``reengage.reference`` reads every history, and the tests hold the
+two equal.
 """
 
 from __future__ import annotations
@@ -12,36 +13,32 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, service, trend_queries
-from reengage.analytics.risk_queries import Tally
+from reengage.analytics import service
 from reengage.analytics.schemas import Overview, SuccessRate
-from reengage.analytics.service import Scope, shown
+from reengage.derived import row_counts
+from reengage.derived.freshness import Freshness
 from reengage.domain import overview as domain
 from reengage.domain.calendar import end_of_day, window_first_day
 from reengage.domain.history import PatientHistory
+from reengage.domain.scope import Scope
+from reengage.domain.standing import Tally
 
 CountAt = Callable[[Scope], domain.Reengagement]  # the success-rate counts as of a scope
 
 
 def overview(session: Session, where: Scope) -> Overview:
+    current = Freshness(session, where)
+
     def count(at: Scope) -> domain.Reengagement:
-        frame = trend_queries.frame_for(session, at.org_id, at.settings, at.as_of)
+        fresh = current if at == where else Freshness(session, at)
         first, last = _window(at)
-        fast = domain.Reengagement(*trend_queries.reengagement(session, frame, first, last))
-        rest = trend_queries.unsettled_patient_ids(session, frame)
-        histories = [h for _, h in queries.load_histories(session, at.org_id, rest)]
-        return fast + _from_histories(histories, at)
+        fast = domain.Reengagement(*row_counts.reengagement(fresh, first, last))
+        return fast + from_histories(fresh.histories("days"), at)
 
-    return _shape(where, service.population_tally(session, where), count)
+    return shape(where, service.tally(current), count)
 
 
-def reference_overview(session: Session, where: Scope) -> Overview:
-    histories = [h for _, h in queries.load_histories(session, where.org_id)]
-    tally = Tally.of(service.reference_standings(session, where))
-    return _shape(where, tally, lambda at: _from_histories(histories, at))
-
-
-def _from_histories(histories: Sequence[PatientHistory], at: Scope) -> domain.Reengagement:
+def from_histories(histories: Sequence[PatientHistory], at: Scope) -> domain.Reengagement:
     total = domain.Reengagement()
     for history in histories:
         total += domain.reengagement(history, at.as_of, at.settings)
@@ -72,14 +69,14 @@ def _success(at: Scope, counts: domain.Reengagement) -> SuccessRate:
     )
 
 
-def _shape(where: Scope, tally: Tally, count: CountAt) -> Overview:
+def shape(where: Scope, tally: Tally, count: CountAt) -> Overview:
     current = _success(where, count(where))
     previous_scope = _previous(where)
     previous = _success(previous_scope, count(previous_scope))
     change = domain.rate_change(current.rate, previous.rate)
     return Overview(
         organization_id=where.org_id,
-        last_updated=shown(where),
+        last_updated=where.shown(),
         immediate_action_required=tally.priority_one,
         this_weeks_target=tally.weekly_target,
         reengagement_success_rate=current,

@@ -1,24 +1,22 @@
 """Risk metrics and the prioritized list: the domain's rules applied to an org's patients.
 
-Where every patient stands comes from the derived state in one SQL statement where that
-state is valid at as_of, and from full histories for the rest; the page's patients are then
-assessed in full for their details. Services never commit and never see HTTP.
+Where every patient stands comes from the stored standings or the risk statement for the
+settled patients, and from full histories for the rest (``derived.freshness`` says who is
+which, once per request); the page's patients are then shown in full. Services never commit
+and never see HTTP.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics import entry_queries, queries, risk_queries, rollups, standing_cache
-from reengage.analytics.risk_queries import Standing, Tally
 from reengage.analytics.schemas import (
     Alerts,
     HistoryItem,
@@ -28,12 +26,10 @@ from reengage.analytics.schemas import (
     RiskMetrics,
     RiskSummary,
 )
+from reengage.derived import histories, page_facts, risk_statement, rollups, stored_standings
+from reengage.derived.freshness import Freshness
 from reengage.domain import risk
-from reengage.domain.calendar import (
-    local_date,
-    parse_as_of,
-    window_start,
-)
+from reengage.domain.calendar import local_date, parse_as_of, window_start
 from reengage.domain.history import PatientHistory
 from reengage.domain.outreach import (
     best_part,
@@ -43,14 +39,9 @@ from reengage.domain.outreach import (
     round_one_decimal,
     success_times,
 )
-from reengage.domain.prediction import (
-    HISTORY_DAYS,
-    add_outcomes,
-    qualifying_days,
-    success_rate_prediction,
-    tier_outcomes,
-)
-from reengage.domain.settings import OrgSettings
+from reengage.domain.prediction import add_outcomes, success_rate_prediction, tier_outcomes
+from reengage.domain.scope import Scope
+from reengage.domain.standing import SORT_KEYS, Standing, Tally, listed
 from reengage.errors import Problem, RecordValidationError
 from reengage.models import Patient
 from reengage.orgs import service as orgs_service
@@ -63,15 +54,6 @@ ALERT_FOR_FLAG = {
 }
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which org, under which settings, as of when."""
-
-    org_id: str
-    settings: OrgSettings
-    as_of: datetime
-
-
 def scope(session: Session, org_id: str, as_of: str | None) -> Scope:
     """Resolve ``as_of`` in the org's timezone; a bad value is a 422 naming ``as_of``."""
     settings = orgs_service.get_settings(session, org_id)
@@ -82,103 +64,50 @@ def scope(session: Session, org_id: str, as_of: str | None) -> Scope:
     return Scope(org_id, settings, instant)
 
 
-def standing_of(assessment: risk.Assessment) -> Standing:
-    return Standing(
-        patient_id=assessment.patient_id,
-        tier=assessment.tier,
-        flags=assessment.flags,
-        action_priority=assessment.action_priority,
-        recommended_action=assessment.recommended_action,
-        risk_score=assessment.risk_score,
-        days_since_last_contact=assessment.days_since_last_contact,
-        next_action_date=assessment.next_action_date,
-        attempted_last_7_days=assessment.attempted_last_7_days,
-    )
-
-
-def _slow_standings(session: Session, where: Scope, ids: list[str]) -> list[Standing]:
+def standings_of(histories: Iterable[PatientHistory], where: Scope) -> list[Standing]:
+    """The population patients' standings from their whole histories."""
     return [
-        standing_of(risk.assess(history, where.as_of, where.settings))
-        for _, history in queries.load_histories(session, where.org_id, ids)
+        Standing.of(risk.assess(history, where.as_of, where.settings))
+        for history in histories
         if risk.in_population(history, where.as_of)
     ]
 
 
+def _unsettled_standings(fresh: Freshness) -> list[Standing]:
+    return standings_of(fresh.histories("instants"), fresh.scope)
+
+
 def standings(session: Session, where: Scope) -> list[Standing]:
-    """Every population patient's standing, ordered by patient id.
-
-    From the derived state where it is valid at as_of (one SQL statement); from the full
-    history for the rest (an as_of in the past, records dated after as_of).
-    """
-    answers = _every_row_answers(session, where)
-    fast = risk_queries.standings(session, where.org_id, where.as_of, where.settings, answers)
-    stale = _stale_patient_ids(session, where, answers)
-    return sorted(fast + _slow_standings(session, where, stale), key=lambda s: s.patient_id)
-
-
-def _every_row_answers(session: Session, where: Scope) -> bool:
-    """The org's derived status vouches for every patient's row at as_of (a primary-key
-    read): then no patient needs their history, and nobody needs looking for."""
-    return rollups.usable(session, where.org_id, where.settings, where.as_of)
-
-
-def _stale_patient_ids(session: Session, where: Scope, every_row_answers: bool) -> list[str]:
-    """Active patients whose derived state cannot answer at as_of: none when the org's
-    derived status says so (``_every_row_answers``, read once by the caller), else a scan
-    of patients and their state."""
-    if every_row_answers:
-        return []
-    return risk_queries.stale_patient_ids(session, where.org_id, where.as_of, where.settings)
-
-
-def reference_standings(session: Session, where: Scope) -> list[Standing]:
-    """The same straight from every patient's full history: what ``standings`` must equal."""
-    ids = queries.patient_ids(session, where.org_id)
-    return _slow_standings(session, where, ids)
+    """Every population patient's standing, ordered by patient id: the settled patients'
+    from the risk statement, the others' from their histories."""
+    fresh = Freshness(session, where)
+    found = risk_statement.standings(fresh) + _unsettled_standings(fresh)
+    return sorted(found, key=lambda s: s.patient_id)
 
 
 def population_tally(session: Session, where: Scope) -> Tally:
-    """Counts over the population: from the stored standings when they answer; else in SQL
-    over the derived state, plus the patients it cannot answer for, from their histories."""
-    kept = standing_cache.tally(session, where)
+    return tally(Freshness(session, where))
+
+
+def tally(fresh: Freshness) -> Tally:
+    """Counts over the population: the stored standings' when they answer (they hold
+    every patient); else the risk statement's over the settled patients, plus the others
+    from their histories."""
+    kept = stored_standings.tally(fresh.session, fresh.scope)
     if kept is not None:
         return kept
-    answers = _every_row_answers(session, where)
-    counts = risk_queries.tally(session, where.org_id, where.as_of, where.settings, answers)
-    stale = _stale_patient_ids(session, where, answers)
-    return counts + Tally.of(_slow_standings(session, where, stale))
+    return risk_statement.tally(fresh) + Tally.of(_unsettled_standings(fresh))
 
 
 def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
     counts = population_tally(session, where)
     return RiskMetrics(
         organization_id=where.org_id,
-        last_updated=shown(where),
+        last_updated=where.shown(),
         risk_summary=RiskSummary.of(counts.tiers),
         alerts=Alerts(**{alert: counts.flags[flag] for flag, alert in ALERT_FOR_FLAG.items()}),
         immediate_actions_required=counts.priority_one,
     )
-
-
-SORT_KEYS: dict[str, Callable[[Standing], Any]] = {
-    "risk_score": lambda s: (-s.risk_score, s.patient_id),
-    "days_since_contact": lambda s: (-s.days_since_last_contact, s.patient_id),
-    "next_action_date": lambda s: (s.next_action_date, s.patient_id),
-}
-
-
-def listed_standings(
-    population: list[Standing], risk_level: str, action_required: str | None, sort_by: str
-) -> list[Standing]:
-    """The prioritized list from standings: an action to take, the filters, the order."""
-    listed = [
-        s
-        for s in population
-        if s.recommended_action != "none"
-        and (risk_level == "all" or s.tier == risk_level)
-        and (action_required is None or action_required in s.flags)
-    ]
-    return sorted(listed, key=SORT_KEYS[sort_by])
 
 
 def prioritized(
@@ -190,46 +119,44 @@ def prioritized(
     limit: int,
     offset: int,
 ) -> PrioritizedList:
-    """From the stored standings when they answer (the usual case: as_of now); else
-    filtered, sorted, paged and counted in SQL when the derived state answers for every
-    patient; merged in Python with the straight path otherwise."""
+    """The stored standings' page when they answer (the usual case: as_of now); else the
+    risk statement's over the settled patients, with the few unsettled ones merged in.
+    The page's entries from the derived rows when the org's status vouches for them all,
+    else from the page's histories."""
+    fresh = Freshness(session, where)
     level = None if risk_level == "all" else risk_level
-    kept = standing_cache.listed_page(
+    kept = stored_standings.listed_page(
         session, where, level, action_required, sort_by, limit, offset
     )
     if kept is not None:
         counts, page = kept
-        entries = _kept_entries(session, where, page)
-        return _shape_list(session, where, counts, entries, limit, offset)
-    answers = _every_row_answers(session, where)
-    if not _stale_patient_ids(session, where, answers):
-        counts, page_ids = risk_queries.listed_page(
-            session,
-            where.org_id,
-            where.as_of,
-            where.settings,
-            level,
-            action_required,
-            sort_by,
-            limit,
-            offset,
-            answers,
-        )
     else:
-        listed = listed_standings(standings(session, where), risk_level, action_required, sort_by)
-        counts = Tally.of(listed)
-        page_ids = [s.patient_id for s in listed[offset : offset + limit]]
-    return _shape_list(session, where, counts, _entries(session, where, page_ids), limit, offset)
+        extra = listed(_unsettled_standings(fresh), risk_level, action_required, sort_by)
+        # Merged, the page can draw on the statement's first offset + limit.
+        first, size = (0, offset + limit) if extra else (offset, limit)
+        counts, page = risk_statement.listed_page(
+            fresh, level, action_required, sort_by, size, first
+        )
+        if extra:
+            counts = counts + Tally.of(extra)
+            page = sorted(page + extra, key=SORT_KEYS[sort_by])[offset : offset + limit]
+    if fresh.complete:
+        entries = _kept_entries(session, where, page)
+    else:
+        entries = entries_of(session, where, [s.patient_id for s in page])
+    return shape_list(where, counts, entries, limit, offset, lambda n: _prediction(fresh, n))
 
 
-def _shape_list(
-    session: Session,
+def shape_list(
     where: Scope,
     counts: Tally,
     entries: list[PrioritizedPatient],
     limit: int,
     offset: int,
+    predict: Callable[[Counter[str]], float | None],
 ) -> PrioritizedList:
+    """The list's answer; ``predict`` gives the success-rate prediction for the at-risk
+    patients per tier."""
     at_risk = Counter({tier: counts.tiers[tier] for tier in risk.AT_RISK_TIERS})
     total_at_risk = sum(at_risk.values())
     summary = ListSummary(
@@ -239,11 +166,11 @@ def _shape_list(
         avg_days_since_contact=(
             round_one_decimal(Fraction(counts.days_sum, counts.total)) if counts.total else None
         ),
-        success_rate_prediction=prediction(session, where, at_risk) if total_at_risk else None,
+        success_rate_prediction=predict(at_risk) if total_at_risk else None,
     )
     return PrioritizedList(
         organization_id=where.org_id,
-        last_updated=shown(where),
+        last_updated=where.shown(),
         patients=entries,
         summary=summary,
         limit=limit,
@@ -251,19 +178,19 @@ def _shape_list(
     )
 
 
-def _entries(session: Session, where: Scope, page_ids: list[str]) -> list[PrioritizedPatient]:
+def entries_of(session: Session, where: Scope, page_ids: list[str]) -> list[PrioritizedPatient]:
     """The page's patients, each assessed from their whole history."""
-    loaded = {p.id: (p, h) for p, h in queries.load_histories(session, where.org_id, page_ids)}
+    loaded = {p.id: (p, h) for p, h in histories.load_histories(session, where.org_id, page_ids)}
     return [_entry(*loaded[pid], where) for pid in page_ids]
 
 
 def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[PrioritizedPatient]:
     """The page's patients from their stored standings and, of their records, what the
-    database counts and the attempts the page looks at (``entry_queries``): the same
-    entries as ``_entries``, at a cost that does not grow with the length of a history."""
+    database counts and the attempts the page looks at (``page_facts``): the same
+    entries as ``entries_of``, at a cost that does not grow with the length of a history."""
     ids = [s.patient_id for s in page]
     zone = where.settings.zone()
-    facts = entry_queries.page_facts(
+    facts = page_facts.page_facts(
         session,
         where.org_id,
         ids,
@@ -271,12 +198,12 @@ def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[
         window_start(where.as_of, zone, risk.ALERT_WINDOW_DAYS),
         window_start(where.as_of, zone, risk.MISSED_SCORE_WINDOW_DAYS),
     )
-    patients = {p.id: p for p in queries.load_patients(session, where.org_id, ids)}
+    patients = {p.id: p for p in histories.load_patients(session, where.org_id, ids)}
     out = []
     for standing in page:
         p, f = patients[standing.patient_id], facts[standing.patient_id]
-        values = [getattr(p, name) for name in queries.PATIENT_COLUMNS]
-        recent = queries.unpack(queries.pack(values, (), f.recent_attempts, ()))
+        values = [getattr(p, name) for name in histories.PATIENT_COLUMNS]
+        recent = histories.unpack(histories.pack(values, (), f.recent_attempts, ()))
         channel = risk.channel_for(
             standing.recommended_action,
             recent,
@@ -302,51 +229,23 @@ def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[
     return out
 
 
-def reference_prioritized(
-    session: Session,
-    where: Scope,
-    risk_level: str,
-    action_required: str | None,
-    sort_by: str,
-    limit: int,
-    offset: int,
-) -> PrioritizedList:
-    """The list straight from full histories: what ``prioritized`` must equal."""
-    population = reference_standings(session, where)
-    listed = listed_standings(population, risk_level, action_required, sort_by)
-    page_ids = [s.patient_id for s in listed[offset : offset + limit]]
-    entries = _entries(session, where, page_ids)
-    return _shape_list(session, where, Tally.of(listed), entries, limit, offset)
-
-
 def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
-    """From the roll-ups when they answer; else from the derived attempt outcomes where
-    valid and from histories for the rest."""
-    if _every_row_answers(session, where):
-        days = qualifying_days(where.as_of, where.settings)
-        return success_rate_prediction(
-            rollups.prediction_counts(session, where.org_id, *days), at_risk
-        )
-    since = where.as_of - timedelta(days=HISTORY_DAYS + 1)
-    fast = risk_queries.attempt_outcome_counts(session, where.org_id, where.as_of, where.settings)
-    stale = risk_queries.stale_attempt_patient_ids(
-        session, where.org_id, where.as_of, where.settings, since
-    )
-    histories = [h for _, h in queries.load_histories(session, where.org_id, stale)]
-    slow = tier_outcomes(histories, where.as_of, where.settings)
-    return success_rate_prediction(add_outcomes(fast, slow), at_risk)
+    return _prediction(Freshness(session, where), at_risk)
 
 
-def reference_prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
-    """The prediction straight from every patient's history: what ``prediction`` must equal."""
-    histories = [h for _, h in queries.load_histories(session, where.org_id)]
-    return success_rate_prediction(tier_outcomes(histories, where.as_of, where.settings), at_risk)
+def _prediction(fresh: Freshness, at_risk: Counter[str]) -> float | None:
+    """The settled patients' outcomes from the roll-ups or the rows, the others' from
+    their histories."""
+    where = fresh.scope
+    slow = tier_outcomes(fresh.histories("instants"), where.as_of, where.settings)
+    outcomes = add_outcomes(rollups.prediction_counts(fresh), slow)
+    return success_rate_prediction(outcomes, at_risk)
 
 
 def patient_entry(session: Session, where: Scope, patient_id: str) -> PrioritizedPatient | None:
     """One patient as the prioritized list shows them (whatever their status or tier): the
     dashboard's patient page."""
-    loaded = queries.load_histories(session, where.org_id, [patient_id])
+    loaded = histories.load_histories(session, where.org_id, [patient_id])
     return _entry(*loaded[0], where) if loaded else None
 
 
@@ -375,7 +274,7 @@ def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
     return _shape_entry(
         p,
         where,
-        standing_of(a),
+        Standing.of(a),
         Shown(
             last_completed_at=max(completed, default=None),
             next_appointment_at=a.next_appointment_at,
@@ -423,8 +322,3 @@ def _shape_entry(p: Patient, where: Scope, s: Standing, shown_: Shown) -> Priori
         next_action_date=s.next_action_date,
         action_required=list(s.flags),
     )
-
-
-def shown(where: Scope) -> datetime:
-    """as_of as the clinic reads it: in the org's timezone."""
-    return where.as_of.astimezone(where.settings.zone())

@@ -1,9 +1,9 @@
 """``/trends``: daily movement over a period, channel success against the previous period,
 and how the risk distribution changed.
 
-From the derived rows' roll-ups, or the rows for the patients they answer for at as_of and
-the histories of the others (``trends``, see ``rollups.counts_for``); all from histories in
-``reference_trends``, which the tests hold equal to it.
+The settled patients' share from the roll-ups or the rows (``rollups.counts_for``), the
+others' from their histories; ``reengage.reference`` computes it all from histories, and
+the tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries, rollups
 from reengage.analytics.schemas import (
     ChannelPerformanceTrends,
     ChannelTrend,
@@ -23,12 +22,14 @@ from reengage.analytics.schemas import (
     RiskDistributionChanges,
     Trends,
 )
-from reengage.analytics.service import Scope, shown
+from reengage.derived import rollups
+from reengage.derived.freshness import Freshness
 from reengage.domain import trends as domain
 from reengage.domain.calendar import end_of_day, local_date
 from reengage.domain.history import PatientHistory
 from reengage.domain.performance import OutreachCounts, window_counts
 from reengage.domain.risk import AT_RISK_TIERS, in_population, tier_at
+from reengage.domain.scope import Scope
 
 DAILY_FIELDS = {
     "risk_levels": ("new_at_risk", "reengaged_successfully"),
@@ -48,27 +49,23 @@ class Sources:
 
 
 def trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
-    derived, rest = rollups.counts_for(session, where.org_id, where.settings, where.as_of)
+    fresh = Freshness(session, where)
+    derived, rest = rollups.counts_for(fresh)
     sources = Sources(
-        histories=[h for _, h in queries.load_histories(session, where.org_id, rest)],
+        histories=rest,
         derived_daily=derived.daily,
         derived_funnels=derived.funnels,
         derived_tiers=derived.tiers_at_day_end,
     )
-    return _trends(where, period, metrics, sources)
+    return shape(where, period, metrics, sources)
 
 
-def reference_trends(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
-    histories = [h for _, h in queries.load_histories(session, where.org_id)]
-    return _trends(where, period, metrics, Sources(histories=histories))
-
-
-def _trends(where: Scope, period: str, metrics: list[str], sources: Sources) -> Trends:
+def shape(where: Scope, period: str, metrics: list[str], sources: Sources) -> Trends:
     days = domain.PERIODS[period]
     dates = domain.period_days(where.as_of, where.settings, days)
     result = Trends(
         organization_id=where.org_id,
-        last_updated=shown(where),
+        last_updated=where.shown(),
         period=period,
         period_start=dates[0],
         period_end=dates[-1],
@@ -124,7 +121,7 @@ def _risk_changes(where: Scope, first_day: date, sources: Sources) -> RiskDistri
 
     The derived share of the count at as_of is the count at the end of as_of's own day:
     the patients it answers for have nothing dated after as_of, and those with a visit later
-    that day are counted as of as_of (``rollups.ended_today``, and ``trend_queries``'
+    that day are counted as of as_of (``rollups.ended_today``, and ``freshness``'
     settled rows), so between as_of and the day's end no tier they count can change.
     """
     zone = where.settings.zone()

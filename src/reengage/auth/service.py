@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics import rollup_queries
 from reengage.auth import repository
 from reengage.auth.keys import hash_key, new_key
 from reengage.auth.principal import Principal
+from reengage.derived import status
 from reengage.domain.settings import OrgSettings
 from reengage.domain.vocabulary import ROLES
 from reengage.models import ApiKey, Org
@@ -45,7 +45,7 @@ def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") 
     repository.add(session, org)
     session.flush()
     # No patients yet, so every derived row there is (none) is complete and summed.
-    rollup_queries.set_status(session, org_id, settings.derivation_key(), None)
+    status.put(session, org_id, settings.derivation_key(), None)
     return org
 
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from reengage import audit
 from reengage.analytics import overview, performance, service, trends
-from reengage.analytics.service import Scope
 from reengage.auth.dependencies import get_session
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
 from reengage.domain.performance import TIMEFRAMES
+from reengage.domain.scope import Scope
 from reengage.domain.trends import METRICS, PERIODS
 
 HERE = Path(__file__).parent

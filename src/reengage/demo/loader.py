@@ -17,11 +17,12 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.orm import Session
 
-from reengage.analytics import state
-from reengage.analytics.queries import HISTORY_COLUMNS, PATIENT_COLUMNS, PackedHistory, pack
 from reengage.db import bulk
 from reengage.demo.generator import DEFAULT_OPTIONS, Options, PatientHistory, Row, generate
+from reengage.derived import upkeep
+from reengage.derived.histories import HISTORY_COLUMNS, PATIENT_COLUMNS, PackedHistory, pack
 from reengage.models import Appointment, Communication, Followup, Org, Patient
+from reengage.orgs import service as orgs_service
 
 Progress = Callable[[str, int, int], None]
 
@@ -70,7 +71,7 @@ def load_demo(
     a demo mixed into real or earlier data would make both meaningless.
     ``progress(stage, done, total)`` is called after every chunk. ``options`` make another
     clinic than the demo (the benchmark's longer, busier histories). ``workers``: processes
-    to build the derived state in (``state.OrgBuild``); None picks by size and machine.
+    to build the derived state in (``upkeep.OrgBuild``); None picks by size and machine.
     """
     if patients < 1:
         raise DemoError("the demo needs at least one patient")
@@ -90,7 +91,8 @@ def load_demo(
         # worker processes for a big clinic), in the same transaction: the demo appears
         # complete or not at all.
         write = bulk.writer(conn)
-        with state.OrgBuild(session, org_id, patients, state_progress, workers) as build:
+        settings = orgs_service.get_settings(session, org_id)
+        with upkeep.OrgBuild(session, org_id, settings, patients, state_progress, workers) as build:
             for done, history in enumerate(
                 generate(org_id, patients, seed, as_of, timezone, options), 1
             ):

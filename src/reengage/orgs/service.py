@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage.auth import repository
+from reengage.derived import upkeep
 from reengage.domain.settings import OrgSettings, merge_patch
 
 
@@ -31,7 +32,5 @@ def patch_settings(session: Session, org_id: str, patch: dict[str, Any]) -> OrgS
     session.flush()
     if updated.derivation_key() != current.derivation_key():
         # Derived rows hold days in the org's timezone and tiers under its thresholds.
-        from reengage.analytics import state
-
-        state.rebuild(session, org_id)
+        upkeep.rebuild(session, org_id, updated)
     return updated

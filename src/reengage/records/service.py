@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics import state
+from reengage.derived import upkeep
 from reengage.domain.records import communication_problems
 from reengage.errors import Loc, Problem, RecordValidationError, reason_of
+from reengage.orgs import service as orgs_service
 from reengage.records import repository
 from reengage.records.kinds import COMMUNICATIONS, KINDS, PATIENTS, RecordKind
 from reengage.records.schemas import MAX_BATCH_RECORDS, BatchIn, KindCounts, Record
@@ -128,7 +129,9 @@ def upsert_records(
         items = [s.record for s in records.get(kind.name, ()) if s.record is not None]
         result.counts[kind.name] = _write(session, org_id, kind, items, now, result)
     session.flush()
-    state.refresh(session, org_id, result.touched_patient_ids)
+    upkeep.refresh(
+        session, org_id, orgs_service.get_settings(session, org_id), result.touched_patient_ids
+    )
     return result
 
 

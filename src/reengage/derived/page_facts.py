@@ -7,8 +7,8 @@ next visit is found through the appointments' patient index by start time; of th
 records, only the attempts the page's history and the channel choice look at (from where
 the 10 latest begin, and any sent since the alert window began) are read, by the
 communications' patient index by send time. These figures answer where the stored
-standings do: at an as_of at or after every record's instants (``rollups.usable``), which
-is the only caller's precondition. Reading whole histories (``queries.load_histories``)
+standings do: when the org's status vouches for every row (``freshness.rows_answer``),
+which is the only caller's precondition. Reading whole histories (``load_histories``)
 cost in proportion to the records: a patient with nine years of history was three times
 as slow to show as one with three, and counting its records in SQL a third slower.
 """
@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from reengage.analytics.queries import HISTORY_COLUMNS, id_chunks, utc_instant
+from reengage.derived.histories import HISTORY_COLUMNS, id_chunks, utc_instant
 from reengage.domain.risk import MISSED_STATUSES
 from reengage.models import Appointment, Communication, PatientState
 
@@ -40,7 +40,7 @@ class PageFacts:
     attempts: int = 0  # outreach attempts sent
     successes: tuple[int, ...] = (0, 0, 0)  # by part of day, as ``PatientState`` keeps them
     # At least the latest HISTORY_LENGTH attempts, and every attempt sent since ``since``,
-    # as the values of ``HISTORY_COLUMNS`` (``queries.pack`` takes them).
+    # as the values of ``HISTORY_COLUMNS`` (``histories.pack`` takes them).
     recent_attempts: list[Sequence[Any]] = field(default_factory=list)
 
 
@@ -135,7 +135,7 @@ def _missed_visits(
 
 
 def _read(session: Session) -> Callable[[Any], Any]:
-    """How instants are read (``queries.utc_instant`` on PostgreSQL)."""
+    """How instants are read (``histories.utc_instant`` on PostgreSQL)."""
     return utc_instant if session.get_bind().dialect.name == "postgresql" else lambda c: c
 
 

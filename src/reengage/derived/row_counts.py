@@ -1,103 +1,28 @@
-"""Outreach funnels, daily movement and tier counts from the derived rows: the fast path of
-performance and trends. Each query reads one table: ``attempt_outcomes`` and ``risk_spans``
-carry copies of their patient's ``horizon_at`` and ``settings_key``.
-
-Rows are used for the patients they answer for exactly ("settled" at as_of): fresh rows
-(computed under the org's current settings) and, unless as_of is the last instant of its
-day, no record dated after as_of and no visit starting between as_of and the day's end
-(their day-end state could differ from the state at as_of). The service computes the other
-patients from their histories and adds them in.
+"""Outreach funnels, daily movement and tier counts counted over the settled patients'
+derived rows (``freshness``, rows that count days): what performance, trends and the
+overview read when the roll-ups do not answer, and the overview's success rate always. Each
+query reads one table: ``attempt_outcomes`` and ``risk_spans`` carry copies of their
+patient's ``horizon_at`` and ``settings_key``. The service adds the unsettled patients from
+their histories.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, not_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, or_, select
 
-from reengage.domain.calendar import end_of_day, local_date
+from reengage.derived.freshness import Freshness
 from reengage.domain.performance import Funnel, OutreachCounts
-from reengage.domain.settings import OrgSettings
-from reengage.models import (
-    Appointment,
-    AttemptOutcome,
-    Patient,
-    PatientState,
-    RiskSpan,
-)
+from reengage.domain.prediction import qualifying_days
+from reengage.models import AttemptOutcome, RiskSpan
 
 
-@dataclass(frozen=True)
-class Frame:
-    """Which org, under which settings, as of when; whether as_of ends its day; and who has
-    a visit starting between as_of and the day's end (few: one day's remaining visits)."""
-
-    org_id: str
-    settings: OrgSettings
-    as_of: datetime
-    visiting_ids: tuple[str, ...] = ()
-
-    @property
-    def today(self) -> date:
-        return local_date(self.as_of, self.settings.zone())
-
-    @property
-    def day_end(self) -> datetime:
-        return end_of_day(self.today, self.settings.zone())
-
-    @property
-    def ends_its_day(self) -> bool:
-        return self.as_of >= self.day_end
-
-
-def frame_for(session: Session, org_id: str, settings: OrgSettings, as_of: datetime) -> Frame:
-    frame = Frame(org_id, settings, as_of)
-    if frame.ends_its_day:
-        return frame
-    a: Any = Appointment.__table__
-    stmt = (
-        select(a.c.patient_id)
-        .where(
-            a.c.org_id == org_id,
-            a.c.status != "cancelled",
-            a.c.starts_at > as_of,
-            a.c.starts_at <= frame.day_end,
-        )
-        .distinct()
-    )
-    return Frame(org_id, settings, as_of, tuple(sorted(session.scalars(stmt))))
-
-
-def _settled(frame: Frame, s: Any) -> Any:
-    """SQL over rows carrying a patient's ``settings_key`` and ``horizon_at`` (patient_state,
-    and the copies in attempt_outcomes and risk_spans): the patient's derived rows answer
-    exactly at as_of (see the module docstring)."""
-    fresh = s.c.settings_key == frame.settings.derivation_key()
-    if frame.ends_its_day:
-        return fresh
-    return and_(fresh, s.c.horizon_at <= frame.as_of, s.c.patient_id.not_in(frame.visiting_ids))
-
-
-def unsettled_patient_ids(session: Session, frame: Frame) -> list[str]:
-    """Patients of any status whose figures must come from their histories."""
-    p: Any = Patient.__table__
-    s: Any = PatientState.__table__
-    stmt = (
-        select(p.c.id)
-        .select_from(p.outerjoin(s, and_(s.c.org_id == p.c.org_id, s.c.patient_id == p.c.id)))
-        .where(p.c.org_id == frame.org_id, or_(s.c.patient_id.is_(None), not_(_settled(frame, s))))
-        .order_by(p.c.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> OutreachCounts:
+def funnels(fresh: Freshness, first_day: date, last_day: date) -> OutreachCounts:
     """Per channel, as of as_of, the attempts sent from ``first_day`` to ``last_day``."""
     o: Any = AttemptOutcome.__table__
-    as_of = frame.as_of
+    as_of = fresh.scope.as_of
 
     def by(*columns: Any) -> Any:
         return func.sum(case((or_(*(col <= as_of for col in columns)), 1), else_=0))
@@ -113,16 +38,18 @@ def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> 
             by(o.c.converted_at),
         )
         .where(
-            o.c.org_id == frame.org_id,
+            o.c.org_id == fresh.scope.org_id,
             o.c.sent_day >= first_day.toordinal(),
             o.c.sent_day <= last_day.toordinal(),
             o.c.sent_at <= as_of,
-            _settled(frame, o),
+            *fresh.settled(o, "days"),
         )
         .group_by(o.c.channel)
     )
     counts = OutreachCounts()
-    for channel, sent, delivered, opened, responded, connected, converted in session.execute(stmt):
+    for channel, sent, delivered, opened, responded, connected, converted in fresh.session.execute(
+        stmt
+    ):
         counts.channels[channel] += Funnel(
             sent=int(sent),
             delivered=int(delivered or 0),
@@ -134,9 +61,7 @@ def funnels(session: Session, frame: Frame, first_day: date, last_day: date) -> 
     return counts
 
 
-def daily(
-    session: Session, frame: Frame, first_day: date, last_day: date
-) -> dict[date, dict[str, int]]:
+def daily(fresh: Freshness, first_day: date, last_day: date) -> dict[date, dict[str, int]]:
     """Per day: spells begun, spells ended with a contact, attempts sent, bookings that
     converted a contact; only days with something to count."""
     out: dict[date, dict[str, int]] = {}
@@ -146,63 +71,61 @@ def daily(
     queries = {
         "new_at_risk": select(r.c.first_day, func.count())
         .where(
-            r.c.org_id == frame.org_id,
+            r.c.org_id == fresh.scope.org_id,
             r.c.first_day == r.c.spell_first_day,
             r.c.first_day.between(first, last),
-            _settled(frame, r),
+            *fresh.settled(r, "days"),
         )
         .group_by(r.c.first_day),
         "reengaged_successfully": select(r.c.end_day, func.count())
         .where(
-            r.c.org_id == frame.org_id,
+            r.c.org_id == fresh.scope.org_id,
             r.c.end_day == r.c.spell_end_day,
             r.c.reengaged == 1,
             r.c.end_day.between(first, last),
-            _settled(frame, r),
+            *fresh.settled(r, "days"),
         )
         .group_by(r.c.end_day),
         "outreach_attempts": select(o.c.sent_day, func.count())
         .where(
-            o.c.org_id == frame.org_id,
+            o.c.org_id == fresh.scope.org_id,
             o.c.sent_day.between(first, last),
-            o.c.sent_at <= frame.as_of,
-            _settled(frame, o),
+            o.c.sent_at <= fresh.scope.as_of,
+            *fresh.settled(o, "days"),
         )
         .group_by(o.c.sent_day),
         "appointments_scheduled": select(o.c.converted_day, func.count())
         .where(
-            o.c.org_id == frame.org_id,
+            o.c.org_id == fresh.scope.org_id,
             o.c.converted_day.between(first, last),
-            o.c.converted_at <= frame.as_of,
-            _settled(frame, o),
+            o.c.converted_at <= fresh.scope.as_of,
+            *fresh.settled(o, "days"),
         )
         .group_by(o.c.converted_day),
     }
     for name, stmt in queries.items():
-        for day, count in session.execute(stmt):
+        for day, count in fresh.session.execute(stmt):
             out.setdefault(date.fromordinal(int(day)), {})[name] = int(count)
     return out
 
 
-def reengagement_days(
-    session: Session, frame: Frame, first_day: date, last_day: date
-) -> tuple[int, int]:
+def reengagement_days(fresh: Freshness, first_day: date, last_day: date) -> tuple[int, int]:
     """(sum, count) of days from first attempt to reengagement, over spells that ended in
     reengagement between the two days and had an attempt."""
     r: Any = RiskSpan.__table__
     stmt = select(func.sum(r.c.spell_end_day - r.c.first_attempt_day), func.count()).where(
-        r.c.org_id == frame.org_id,
+        r.c.org_id == fresh.scope.org_id,
         r.c.end_day == r.c.spell_end_day,
         r.c.reengaged == 1,
         r.c.first_attempt_day.is_not(None),
         r.c.spell_end_day.between(first_day.toordinal(), last_day.toordinal()),
-        _settled(frame, r),
+        *fresh.settled(r, "days"),
     )
-    total, count = session.execute(stmt).one()
+    total, count = fresh.session.execute(stmt).one()
     return int(total or 0), int(count)
 
 
-def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int]:
+def tiers_at_day_end(fresh: Freshness, day: date) -> dict[str, int]:
     """At-risk patients per tier at the end of ``day``, a day up to as_of's date: on
     as_of's own day, that is also the count at as_of (the settled rows have nothing after
     as_of and no visit later that day)."""
@@ -211,19 +134,17 @@ def tiers_at_day_end(session: Session, frame: Frame, day: date) -> dict[str, int
     stmt = (
         select(r.c.tier, func.count())
         .where(
-            r.c.org_id == frame.org_id,
+            r.c.org_id == fresh.scope.org_id,
             r.c.first_day <= d,
             or_(r.c.end_day.is_(None), r.c.end_day > d),
-            _settled(frame, r),
+            *fresh.settled(r, "days"),
         )
         .group_by(r.c.tier)
     )
-    return {tier: int(n) for tier, n in session.execute(stmt)}
+    return {tier: int(n) for tier, n in fresh.session.execute(stmt)}
 
 
-def reengagement(
-    session: Session, frame: Frame, first_day: date, last_day: date
-) -> tuple[int, int]:
+def reengagement(fresh: Freshness, first_day: date, last_day: date) -> tuple[int, int]:
     """(reached, reengaged): patients with an outreach attempt sent from ``first_day`` to
     ``last_day`` on a day of an at-risk spell (its first day to its end day), and those of
     them with such a spell ended in reengagement by ``last_day``. See
@@ -254,12 +175,31 @@ def reengagement(
             )
         )
         .where(
-            r.c.org_id == frame.org_id,
+            r.c.org_id == fresh.scope.org_id,
             r.c.first_day == r.c.spell_first_day,  # one row per spell
             o.c.sent_day.between(first, last),
-            o.c.sent_at <= frame.as_of,
-            _settled(frame, r),
+            o.c.sent_at <= fresh.scope.as_of,
+            *fresh.settled(r, "days"),
         )
     )
-    reached, reengaged = session.execute(stmt).one()
+    reached, reengaged = fresh.session.execute(stmt).one()
     return int(reached), int(reengaged)
+
+
+def prediction(fresh: Freshness) -> dict[str, tuple[int, int]]:
+    """Per at-risk tier, (qualifying attempts, those followed by a contact), over the
+    settled patients (the others are counted from their histories)."""
+    a: Any = AttemptOutcome.__table__
+    first_day, last_day = qualifying_days(fresh.scope.as_of, fresh.scope.settings)
+    stmt = (
+        select(a.c.tier_before, func.count(), func.sum(a.c.contacted))
+        .where(
+            a.c.org_id == fresh.scope.org_id,
+            a.c.sent_day >= first_day.toordinal(),
+            a.c.sent_day <= last_day.toordinal(),
+            a.c.tier_before.is_not(None),
+            *fresh.settled(a, "instants"),
+        )
+        .group_by(a.c.tier_before)
+    )
+    return {tier: (int(n), int(k or 0)) for tier, n, k in fresh.session.execute(stmt)}

@@ -1,19 +1,19 @@
-"""SQL of the daily roll-ups and of the org's derived status, always scoped by ``org_id``."""
+"""SQL of the daily roll-ups, and the stored rows they are moved by, always scoped by
+``org_id``."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from reengage.analytics import queries
 from reengage.db import bulk
-from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, PatientState, RiskSpan
+from reengage.derived.histories import patient_selections
+from reengage.models import AttemptOutcome, DailyRollup, PatientState, RiskSpan
 
 Sums = Counter[tuple[int, str]]
 
@@ -42,39 +42,12 @@ SPAN_COLUMNS = (
 )
 
 
-def status(session: Session, org_id: str) -> DerivedStatus | None:
-    return session.get(DerivedStatus, org_id)
-
-
-def set_status(
-    session: Session, org_id: str, settings_key: str, latest_at: datetime | None
-) -> None:
-    """The org's derived rows are complete under ``settings_key`` (replacing any status)."""
-    session.execute(delete(DerivedStatus).where(DerivedStatus.org_id == org_id))
-    session.add(DerivedStatus(org_id=org_id, settings_key=settings_key, latest_at=latest_at))
-    session.flush()
-
-
-def extend_status(session: Session, org_id: str, latest_at: datetime | None) -> None:
-    """Rows up to ``latest_at`` were written under the status's settings. One conditional
-    UPDATE, so concurrent writers can only move it forward."""
-    if latest_at is None:
-        return
-    d = DerivedStatus
-    session.execute(
-        update(d)
-        .where(d.org_id == org_id, or_(d.latest_at.is_(None), d.latest_at < latest_at))
-        .values(latest_at=latest_at)
-        .execution_options(synchronize_session="fetch")
-    )
-
-
 def lock_states(session: Session, org_id: str, ids: Sequence[str]) -> None:
     """Lock these patients' state rows until commit (PostgreSQL; SQLite has one writer), so
     that two writes to one patient read the rows they replace one after the other, and the
     roll-ups move by each difference once."""
     s: Any = PatientState.__table__
-    for where in queries.patient_selections(s.c.patient_id, ids, None):
+    for where in patient_selections(s.c.patient_id, ids, None):
         stmt = (
             select(s.c.patient_id)
             .where(s.c.org_id == org_id, *where)
@@ -85,9 +58,8 @@ def lock_states(session: Session, org_id: str, ids: Sequence[str]) -> None:
 
 
 def clear(session: Session, org_id: str) -> None:
-    """Forget the org's roll-ups and status (a rebuild writes them again)."""
+    """Forget the org's roll-ups (a rebuild writes them again)."""
     session.execute(delete(DailyRollup).where(DailyRollup.org_id == org_id))
-    session.execute(delete(DerivedStatus).where(DerivedStatus.org_id == org_id))
 
 
 def _rollup_rows(org_id: str, sums: Sums) -> list[dict[str, Any]]:
@@ -152,7 +124,7 @@ def contacted_on(session: Session, org_id: str, ids: Sequence[str], day: int) ->
     """Those of these patients whose latest contact fell on ``day``."""
     s: Any = PatientState.__table__
     found: set[str] = set()
-    for where in queries.patient_selections(s.c.patient_id, ids, None):
+    for where in patient_selections(s.c.patient_id, ids, None):
         stmt = select(s.c.patient_id).where(
             s.c.org_id == org_id,
             *where,
@@ -172,7 +144,7 @@ def _rows(
     *also: Any,
 ) -> Iterator[Any]:
     table = model.__table__
-    for where in queries.patient_selections(table.c.patient_id, sorted(set(ids)), None):
+    for where in patient_selections(table.c.patient_id, sorted(set(ids)), None):
         stmt = select(*(table.c[name] for name in columns)).where(
             table.c.org_id == org_id, *where, *also
         )

@@ -1,32 +1,24 @@
-"""All SQL the analytics read, always scoped by ``org_id``.
+"""The records read as the domain's ``PatientHistory`` values, always scoped by ``org_id``.
 
-This is the straight path: every record of the org's patients, turned into the domain's
-``PatientHistory`` values. It is the reference any faster path is tested against.
+Whole histories are what the derived rows are computed from, what a patient the caches
+cannot answer for is read as, and what the references (``reengage.reference``) compute
+every figure from.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, delete, func, select, type_coerce
+from sqlalchemy import DateTime, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from reengage.db import bulk
 from reengage.db.types import UTCDateTime
 from reengage.domain import history as domain
-from reengage.models import (
-    Appointment,
-    AttemptOutcome,
-    Communication,
-    Followup,
-    Patient,
-    PatientState,
-    RiskSpan,
-)
+from reengage.models import Appointment, Communication, Followup, Patient
 
 CHUNK = 500
 
@@ -230,52 +222,6 @@ def load_packed_histories(session: Session, org_id: str, id_range: IdRange) -> l
 def patient_ids(session: Session, org_id: str) -> list[str]:
     stmt = select(Patient.id).where(Patient.org_id == org_id).order_by(Patient.id)
     return list(session.scalars(stmt))
-
-
-@dataclass
-class DerivedRows:
-    """A write's derived rows per table: dicts by column name, or, once ``prepared``, value
-    lists in ``COPY``'s form."""
-
-    states: list[Any] = field(default_factory=list)
-    outcomes: list[Any] = field(default_factory=list)
-    spans: list[Any] = field(default_factory=list)
-    is_prepared: bool = False
-
-    def by_model(self) -> list[tuple[Any, list[Any]]]:
-        return [
-            (PatientState, self.states),
-            (AttemptOutcome, self.outcomes),
-            (RiskSpan, self.spans),
-        ]
-
-    def prepared(self) -> DerivedRows:
-        """The rows converted for ``COPY`` (``bulk.converter``): done where they are
-        computed, a worker process, so that the writing process only sends them."""
-        states, outcomes, spans = (
-            list(map(bulk.converter(model.__table__), values)) for model, values in self.by_model()
-        )
-        return DerivedRows(states, outcomes, spans, is_prepared=True)
-
-
-def replace_derived(
-    session: Session, org_id: str, ids: Sequence[str] | None, rows: DerivedRows
-) -> None:
-    """Swap the derived rows of these patients (``None``: of the whole org) for new ones."""
-    for model, _ in rows.by_model():
-        table: Any = model.__table__
-        for where in patient_selections(table.c.patient_id, ids, None):
-            session.execute(delete(table).where(table.c.org_id == org_id, *where))
-    insert_derived(session, rows)
-
-
-def insert_derived(session: Session, rows: DerivedRows) -> None:
-    """``COPY`` on PostgreSQL, executemany elsewhere, on the session's connection: the ORM's
-    bulk path costs more per row."""
-    connection = session.connection()
-    write = bulk.prepared_writer(connection) if rows.is_prepared else bulk.writer(connection)
-    for model, values in rows.by_model():
-        write(model.__table__, values)
 
 
 def patients_with_attempts_between(

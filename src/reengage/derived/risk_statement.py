@@ -1,16 +1,14 @@
-"""The risk rules as one SQL statement over ``patient_state``: the fast path.
+"""The risk rules as one SQL statement over ``patient_state``: every settled patient's
+standing (``freshness``); the service reads the others from their histories.
 
-It answers for patients whose state is valid at ``as_of`` (``horizon_at <= as_of``); the
-service asks the straight path (the domain over full histories) for the rest. The
-expressions mirror ``reengage.domain.risk`` rule for rule, and the action table is read from
-there; ``tests/test_risk_fast_path.py`` checks the two agree over random histories.
+The expressions mirror ``reengage.domain.risk`` rule for rule, and the action table is read
+from there; ``tests/test_risk_fast_path.py`` checks the two agree over random histories.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, null, or_, select, true
@@ -18,30 +16,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from reengage.db.types import UTCDateTime
+from reengage.derived.freshness import Freshness
 from reengage.domain import risk
-from reengage.domain.calendar import local_date, next_day_start
-from reengage.domain.prediction import qualifying_days
-from reengage.domain.settings import OrgSettings
-from reengage.models import AttemptOutcome, Communication, Patient, PatientState
-
-
-@dataclass(frozen=True)
-class Standing:
-    """Where one patient stands as of as_of: everything the list filters and sorts by."""
-
-    patient_id: str
-    tier: str
-    flags: tuple[str, ...]
-    action_priority: int
-    recommended_action: str
-    risk_score: int
-    days_since_last_contact: int
-    next_action_date: date | None
-    attempted_last_7_days: bool = False
-
-    @property
-    def at_risk(self) -> bool:
-        return risk.is_at_risk(self.tier)
+from reengage.domain.calendar import next_day_start
+from reengage.domain.scope import Scope
+from reengage.domain.standing import Standing, Tally
+from reengage.models import PatientState
 
 
 def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -71,10 +51,8 @@ def _level_fence(session: Session) -> int | None:
 
 def standings_subquery(
     session: Session,
-    org_id: str,
-    as_of: datetime,
-    settings: OrgSettings,
-    every_row_answers: bool = False,
+    scope: Scope,
+    settled: Sequence[Any] | Callable[[Any], list[Any]],
     patient_ids: Sequence[str] | None = None,
     with_until: bool = False,
 ) -> Any:
@@ -82,9 +60,9 @@ def standings_subquery(
     tier (a ``TIER_CODES`` code), the four flags (0/1, ``future`` is 1 when booked), rule (a
     ``RULES`` code: priority and action), score, days, next_day (a day ordinal), week.
 
-    ``every_row_answers``: the org's derived status vouches that every row is fresh and
-    dated at or before as_of (``rollups.usable``), so only the status is filtered on.
-    ``patient_ids``: only these patients. ``with_until``: also ``until_at``, the first
+    ``settled``: which rows answer (``Freshness.settled`` over ``patient_state``; nothing to
+    filter when the org's status vouches for every row). ``patient_ids``: only these
+    patients. ``with_until``: also ``until_at``, the first
     instant after as_of at which the row may read otherwise: as_of's day ends, the last
     booked visit starts (``future`` turns 0), or the open follow-up falls due (from the
     instant after it, ``overdue`` is 1; the row is recomputed at that instant, harmlessly).
@@ -99,7 +77,8 @@ def standings_subquery(
     """
     level = _level_fence(session)
     s: Any = PatientState.__table__
-    today = local_date(as_of, settings.zone()).toordinal()
+    org_id, as_of, settings = scope.org_id, scope.as_of, scope.settings
+    today = scope.today.toordinal()
     t = settings.tier_thresholds
     window = today - (risk.ALERT_WINDOW_DAYS - 1)
     booked = (s.c.future_until > as_of,) if settings.booked_patients_are_engaged else ()
@@ -166,15 +145,7 @@ def standings_subquery(
             s.c.org_id == org_id,
             s.c.status == "active",
             *([s.c.patient_id.in_(patient_ids)] if patient_ids is not None else ()),
-            *(
-                ()
-                if every_row_answers
-                else (
-                    s.c.start_at <= as_of,
-                    s.c.horizon_at <= as_of,
-                    s.c.settings_key == settings.derivation_key(),
-                )
-            ),
+            *(settled(s) if callable(settled) else settled),
         )
         .offset(level)
         .subquery()
@@ -291,57 +262,18 @@ def standing_of(values: Sequence[Any]) -> Standing:
     )
 
 
-def standings(
-    session: Session,
-    org_id: str,
-    as_of: datetime,
-    settings: OrgSettings,
-    every_row_answers: bool = False,
-) -> list[Standing]:
-    """Standings of the population patients whose derived state is valid at as_of."""
-    st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
+def _settled_standings(fresh: Freshness) -> Any:
+    return standings_subquery(
+        fresh.session, fresh.scope, lambda rows: fresh.settled(rows, "instants")
+    )
+
+
+def standings(fresh: Freshness) -> list[Standing]:
+    """Standings of the settled population patients."""
+    session = fresh.session
+    st = _settled_standings(fresh)
     stmt = select(*(st.c[name] for name in STANDING_COLUMNS))
     return [standing_of(row) for row in session.execute(stmt)]
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Counts over a set of standings: per tier, per flag, of priority 1, the days sum, and
-    the weekly target (at risk, no outreach attempt in the last 7 days)."""
-
-    tiers: dict[str, int]
-    flags: dict[str, int]
-    priority_one: int
-    total: int
-    days_sum: int
-    weekly_target: int = 0
-
-    @staticmethod
-    def of(items: list[Standing]) -> Tally:
-        tiers = dict.fromkeys(risk.TIERS, 0)
-        flags = dict.fromkeys(risk.FLAGS, 0)
-        for item in items:
-            tiers[item.tier] += 1
-            for flag in item.flags:
-                flags[flag] += 1
-        return Tally(
-            tiers=tiers,
-            flags=flags,
-            priority_one=sum(1 for i in items if i.action_priority == 1),
-            total=len(items),
-            days_sum=sum(i.days_since_last_contact for i in items),
-            weekly_target=sum(1 for i in items if i.at_risk and not i.attempted_last_7_days),
-        )
-
-    def __add__(self, other: Tally) -> Tally:
-        return Tally(
-            tiers={t: self.tiers[t] + other.tiers[t] for t in risk.TIERS},
-            flags={f: self.flags[f] + other.flags[f] for f in risk.FLAGS},
-            priority_one=self.priority_one + other.priority_one,
-            total=self.total + other.total,
-            days_sum=self.days_sum + other.days_sum,
-            weekly_target=self.weekly_target + other.weekly_target,
-        )
 
 
 def listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[Any]:
@@ -391,17 +323,11 @@ def tally_statement(st: Any, *checks: Any) -> Any:
     return select(*_tally_columns(st), *checks)
 
 
-def tally(
-    session: Session,
-    org_id: str,
-    as_of: datetime,
-    settings: OrgSettings,
-    every_row_answers: bool = False,
-) -> Tally:
-    """Counts over the fast-path population in one aggregate query, without fetching a row
+def tally(fresh: Freshness) -> Tally:
+    """Counts over the settled population in one aggregate query, without fetching a row
     per patient."""
-    st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
-    return tally_of(session.execute(tally_statement(st)).one())
+    st = _settled_standings(fresh)
+    return tally_of(fresh.session.execute(tally_statement(st)).one())
 
 
 SQL_SORTS = {
@@ -412,29 +338,25 @@ SQL_SORTS = {
 
 
 def listed_page(
-    session: Session,
-    org_id: str,
-    as_of: datetime,
-    settings: OrgSettings,
+    fresh: Freshness,
     risk_level: str | None,
     flag: str | None,
     sort_by: str,
     limit: int,
     offset: int,
-    every_row_answers: bool = False,
-) -> tuple[Tally, list[str]]:
-    """The prioritized list's counts and the patient ids of one page, filtered, sorted and
-    paged in SQL: one statement, whose standings are computed once for both."""
-    st = standings_subquery(session, org_id, as_of, settings, every_row_answers)
+) -> tuple[Tally, list[Standing]]:
+    """The prioritized list's counts and one page's standings over the settled patients,
+    filtered, sorted and paged in SQL: one statement, whose standings are computed once for
+    both."""
+    st = _settled_standings(fresh)
     listed = (
         select(*st.c)
         .where(*listed_filter(st, risk_level, flag))
         .cte("listed")
         .prefix_with("MATERIALIZED")
     )
-    rows = session.execute(page_statement(listed, sort_by, limit, offset)).all()
-    counts, page = page_of(rows)
-    return counts, [s.patient_id for s in page]
+    rows = fresh.session.execute(page_statement(listed, sort_by, limit, offset)).all()
+    return page_of(rows)
 
 
 def page_statement(listed: Any, sort_by: str, limit: int, offset: int, *checks: Any) -> Any:
@@ -462,80 +384,3 @@ def page_of(rows: Sequence[Any]) -> tuple[Tally, list[Standing]]:
     width = len(STANDING_COLUMNS)
     page = [standing_of(row[:width]) for row in rows if row[0] is not None]
     return tally_of(rows[0][width:]), page
-
-
-def stale_patient_ids(
-    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
-) -> list[str]:
-    """Active patients the fast path cannot answer for at as_of: their state is newer than
-    as_of (an as_of in the past, or records dated after it), missing, or computed under other
-    settings."""
-    p: Any = Patient.__table__
-    s: Any = PatientState.__table__
-    stmt = (
-        select(p.c.id)
-        .select_from(p.outerjoin(s, and_(s.c.org_id == p.c.org_id, s.c.patient_id == p.c.id)))
-        .where(
-            p.c.org_id == org_id,
-            p.c.status == "active",
-            or_(
-                s.c.patient_id.is_(None),
-                s.c.horizon_at > as_of,
-                s.c.settings_key != settings.derivation_key(),
-            ),
-        )
-        .order_by(p.c.id)
-    )
-    return list(session.scalars(stmt))
-
-
-def attempt_outcome_counts(
-    session: Session, org_id: str, as_of: datetime, settings: OrgSettings
-) -> dict[str, tuple[int, int]]:
-    """Per at-risk tier, (qualifying attempts, those followed by a contact), over patients
-    whose derived state is valid at as_of (the others are counted from their histories)."""
-    a: Any = AttemptOutcome.__table__
-    s: Any = PatientState.__table__
-    first_day, last_day = qualifying_days(as_of, settings)
-    stmt = (
-        select(a.c.tier_before, func.count(), func.sum(a.c.contacted))
-        .select_from(a.join(s, and_(s.c.org_id == a.c.org_id, s.c.patient_id == a.c.patient_id)))
-        .where(
-            a.c.org_id == org_id,
-            a.c.sent_day >= first_day.toordinal(),
-            a.c.sent_day <= last_day.toordinal(),
-            a.c.tier_before.is_not(None),
-            s.c.horizon_at <= as_of,
-            s.c.settings_key == settings.derivation_key(),
-        )
-        .group_by(a.c.tier_before)
-    )
-    return {tier: (int(n), int(k or 0)) for tier, n, k in session.execute(stmt)}
-
-
-def stale_attempt_patient_ids(
-    session: Session, org_id: str, as_of: datetime, settings: OrgSettings, since: datetime
-) -> list[str]:
-    """Patients of any status with an attempt sent since ``since`` whose derived rows cannot
-    be used at as_of."""
-    c: Any = Communication.__table__
-    s: Any = PatientState.__table__
-    stmt = (
-        select(c.c.patient_id)
-        .select_from(
-            c.outerjoin(s, and_(s.c.org_id == c.c.org_id, s.c.patient_id == c.c.patient_id))
-        )
-        .where(
-            c.c.org_id == org_id,
-            c.c.direction == "outbound",
-            c.c.sent_at >= since,
-            or_(
-                s.c.patient_id.is_(None),
-                s.c.horizon_at > as_of,
-                s.c.settings_key != settings.derivation_key(),
-            ),
-        )
-        .distinct()
-        .order_by(c.c.patient_id)
-    )
-    return list(session.scalars(stmt))

@@ -7,8 +7,8 @@ of an org's patients, kept by every write (the new rows' amounts minus the old o
 rebuilt with the rows. A window of days is then a read of days x measures, whatever the
 length of the history or the number of patients.
 
-The roll-ups answer for an ``as_of`` at or after the status's ``latest_at`` (then every
-"by as_of" in the row queries holds for every row), with one exception: a patient with a
+The roll-ups answer when the org's derived status does (``freshness.rows_answer``: then
+every "by as_of" in the row queries holds for every row), with one exception: a patient with a
 visit starting later on as_of's day. Their rows were computed with the day's end in view,
 where that visit has begun; the answer as of as_of must not see it. Only their at-risk spans
 can differ (attempt outcomes depend on nothing after as_of), and only from as_of's day on,
@@ -22,17 +22,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
-
-from reengage.analytics import rollup_queries, trend_queries
-from reengage.analytics.rollup_queries import Sums
-from reengage.analytics.trend_queries import Frame
+from reengage.derived import rollup_table, row_counts
+from reengage.derived.freshness import Freshness
+from reengage.derived.rollup_table import Sums
+from reengage.domain.history import PatientHistory
 from reengage.domain.performance import FUNNEL_STEPS, Funnel, OutreachCounts
+from reengage.domain.prediction import qualifying_days
 from reengage.domain.risk import AT_RISK_TIERS
-from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import Span
 from reengage.domain.vocabulary import CHANNELS
 
@@ -147,16 +146,6 @@ def ended_today(
     return out
 
 
-def usable(session: Session, org_id: str, settings: OrgSettings, as_of: datetime) -> bool:
-    """Every patient's derived rows answer at as_of, and the roll-ups sum them."""
-    found = rollup_queries.status(session, org_id)
-    return (
-        found is not None
-        and found.settings_key == settings.derivation_key()
-        and (found.latest_at is None or found.latest_at <= as_of)
-    )
-
-
 class Counts(Protocol):
     """What performance and trends read from the derived rows (``RowCounts``) or their
     roll-ups (``RollupCounts``)."""
@@ -171,43 +160,44 @@ class Counts(Protocol):
 
 
 class RowCounts:
-    """Counted over the rows of the patients they answer for (``trend_queries``)."""
+    """Counted over the settled patients' rows (``row_counts``)."""
 
-    def __init__(self, session: Session, frame: Frame) -> None:
-        self._session, self._frame = session, frame
+    def __init__(self, fresh: Freshness) -> None:
+        self._fresh = fresh
 
     def funnels(self, first_day: date, last_day: date) -> OutreachCounts:
-        return trend_queries.funnels(self._session, self._frame, first_day, last_day)
+        return row_counts.funnels(self._fresh, first_day, last_day)
 
     def daily(self, first_day: date, last_day: date) -> dict[date, dict[str, int]]:
-        return trend_queries.daily(self._session, self._frame, first_day, last_day)
+        return row_counts.daily(self._fresh, first_day, last_day)
 
     def reengagement_days(self, first_day: date, last_day: date) -> tuple[int, int]:
-        return trend_queries.reengagement_days(self._session, self._frame, first_day, last_day)
+        return row_counts.reengagement_days(self._fresh, first_day, last_day)
 
     def tiers_at_day_end(self, day: date) -> dict[str, int]:
-        return trend_queries.tiers_at_day_end(self._session, self._frame, day)
+        return row_counts.tiers_at_day_end(self._fresh, day)
 
 
 class RollupCounts:
     """Summed from ``daily_rollups``, with the span amounts of patients visiting later on
     as_of's day swapped for those as of as_of (see ``ended_today``)."""
 
-    def __init__(self, session: Session, frame: Frame) -> None:
-        self._session, self._org_id = session, frame.org_id
+    def __init__(self, fresh: Freshness) -> None:
+        session, scope = fresh.session, fresh.scope
+        self._session, self._org_id = session, scope.org_id
         self._swap: Sums = Counter()
-        if frame.visiting_ids and frame.settings.booked_patients_are_engaged:
-            ids = list(frame.visiting_ids)
-            today = frame.today.toordinal()
+        if scope.settings.booked_patients_are_engaged and fresh.visiting_ids:
+            ids = list(fresh.visiting_ids)
+            today = scope.today.toordinal()
             # Spells ended before today are the same either way: only the others are read,
             # so the swap costs the same whatever the length of the histories.
-            stored = rollup_queries.span_rows(session, frame.org_id, ids, unended_on=today)
-            contacted = rollup_queries.contacted_on(session, frame.org_id, ids, today)
+            stored = rollup_table.span_rows(session, scope.org_id, ids, unended_on=today)
+            contacted = rollup_table.contacted_on(session, scope.org_id, ids, today)
             as_of_rows = ended_today(stored, today, contacted)
             self._swap = difference(measure_sums((), as_of_rows), measure_sums((), stored))
 
     def _sums(self, first: int, last: int, measures: tuple[str, ...], by_day: bool) -> Sums:
-        out = rollup_queries.sums(self._session, self._org_id, first, last, measures, by_day)
+        out = rollup_table.sums(self._session, self._org_id, first, last, measures, by_day)
         for (day, measure), n in self._swap.items():
             if first <= day <= last and measure in measures:
                 out[(day if by_day else 0, measure)] += n
@@ -250,24 +240,28 @@ class RollupCounts:
         }
 
 
-def counts_for(
-    session: Session, org_id: str, settings: OrgSettings, as_of: datetime
-) -> tuple[Counts, list[str]]:
-    """Where performance and trends read the derived share from, and the patients whose
-    share must come from their histories instead."""
-    frame = trend_queries.frame_for(session, org_id, settings, as_of)
-    if usable(session, org_id, settings, as_of):
-        return RollupCounts(session, frame), []
-    return RowCounts(session, frame), trend_queries.unsettled_patient_ids(session, frame)
+def counts_for(fresh: Freshness) -> tuple[Counts, list[PatientHistory]]:
+    """Where performance and trends read their figures from: the roll-ups when the org's
+    status answers (they hold every patient, those visiting later today swapped in), else
+    the settled patients' rows, with the others' histories."""
+    if fresh.complete:
+        return RollupCounts(fresh), []
+    return RowCounts(fresh), fresh.histories("days")
 
 
-def prediction_counts(
-    session: Session, org_id: str, first_day: date, last_day: date
-) -> dict[str, tuple[int, int]]:
-    """Per at-risk tier, (qualifying attempts, those followed by a contact), from the
-    roll-ups (only when ``usable``)."""
-    found = rollup_queries.sums(
-        session, org_id, first_day.toordinal(), last_day.toordinal(), PREDICTION_MEASURES, False
+def prediction_counts(fresh: Freshness) -> dict[str, tuple[int, int]]:
+    """Per at-risk tier, (qualifying attempts, those followed by a contact), over the
+    settled patients: from the roll-ups when they answer, else from the rows."""
+    if not fresh.complete:
+        return row_counts.prediction(fresh)
+    first_day, last_day = qualifying_days(fresh.scope.as_of, fresh.scope.settings)
+    found = rollup_table.sums(
+        fresh.session,
+        fresh.scope.org_id,
+        first_day.toordinal(),
+        last_day.toordinal(),
+        PREDICTION_MEASURES,
+        False,
     )
     return {
         tier: (found[(0, f"tried:{tier}")], found[(0, f"reached:{tier}")])

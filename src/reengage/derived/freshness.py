@@ -1,0 +1,164 @@
+"""The one freshness rule: what each cache may answer for a question (org, settings,
+as_of), and which patients must come from their histories instead. Decided here, once
+per request (``Freshness``), and nowhere else.
+
+The caches, and when each answers:
+
+- **A patient's rows** (``patient_state``, ``attempt_outcomes``, ``risk_spans``; each row
+  carries its patient's ``settings_key`` and ``horizon_at``) answer at as_of when they were
+  computed under the org's current settings and nothing they hold is dated after as_of
+  (``horizon_at <= as_of``). Rows that count *days* (the at-risk spans, and so every
+  figure of performance, trends and the overview, which read them together) were computed
+  with each day's end in view: when as_of is its day's last instant they answer whatever
+  is dated later (the queries count days up to as_of's and instants up to as_of); at any
+  other instant they also need no visit of the patient starting between as_of and the
+  day's end. Such a patient is "settled"; any other comes whole from their history.
+- **The org's derived status** (``derived_status``) vouches that every patient's rows are
+  present, computed under ``settings_key`` and dated at or before ``latest_at``: for an as_of
+  at or after it, under those settings, every row answers (``rows_answer``). Then the daily
+  roll-ups, which sum every row, answer too; the few patients visiting later on as_of's day
+  have their span amounts swapped there (``rollups.ended_today``) rather than read.
+- **The stored standings** (``standings``) answer when the status does, they were brought
+  up to an instant of as_of's day at or before as_of, and no row has fallen due
+  (``standings_answer``, judged on values read in the same statement as the standings). When
+  the status answers and they are not past as_of, they are first brought up to it
+  (``catch_up``).
+
+Every read path is then: a projection (the roll-ups, the stored standings, or the rows of
+the settled patients), with the unsettled patients' histories merged in. The references
+(``reengage.reference``) compute everything from histories, and the tests hold each path
+equal to them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+from sqlalchemy import and_, not_, or_, select
+from sqlalchemy.orm import Session
+
+from reengage.derived import histories, status
+from reengage.derived.status import Status
+from reengage.domain.calendar import local_date
+from reengage.domain.history import PatientHistory
+from reengage.domain.scope import Scope
+from reengage.models import Appointment, Patient, PatientState
+
+
+def rows_answer(found: Status | None, scope: Scope) -> bool:
+    """The status vouches for every patient's rows at as_of, and the roll-ups sum them."""
+    return (
+        found is not None
+        and found.settings_key == scope.settings.derivation_key()
+        and (found.latest_at is None or found.latest_at <= scope.as_of)
+    )
+
+
+def standings_answer(found: Status | None, due: bool, scope: Scope) -> bool:
+    """The stored standings answer at as_of (``due``: some row fell due by as_of)."""
+    at = found.standings_at if found is not None else None
+    return (
+        rows_answer(found, scope)
+        and at is not None
+        and not due
+        and at <= scope.as_of
+        and local_date(at, scope.settings.zone()) == scope.today
+    )
+
+
+def catch_up(found: Status | None, scope: Scope) -> Literal["all", "due"] | None:
+    """Which stored standings to recompute to bring them up to as_of: all of them when they
+    are of an earlier day (a day's first request pays for the day) or none are kept, else
+    only those due; None when they cannot be brought up (the rows do not answer at as_of,
+    or the standings are already past it). Asked before taking the lock, to know whether it
+    is worth taking, and again under it."""
+    if not rows_answer(found, scope):
+        return None
+    assert found is not None
+    at = found.standings_at
+    if at is None:
+        return "all"
+    if at > scope.as_of:
+        return None
+    return "all" if local_date(at, scope.settings.zone()) != scope.today else "due"
+
+
+RowsKind = Literal["instants", "days"]
+
+
+class Freshness:
+    """What the caches may answer for one scope: the org's status read once, and, when asked
+    for, who visits later today and who is unsettled (each found at most once).
+
+    ``kind``: "instants" for readers of instant-valued rows only (the risk rules and the
+    prediction: ``patient_state``, ``attempt_outcomes``), "days" for readers of day counts
+    (performance, trends, the overview: they read ``risk_spans``)."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
+        self.session = session
+        self.scope = scope
+        self.status = status.read(session, scope.org_id)
+        self.complete = rows_answer(self.status, scope)
+        self._histories: dict[RowsKind, list[PatientHistory]] = {}
+
+    @cached_property
+    def visiting_ids(self) -> tuple[str, ...]:
+        """Patients with a visit starting between as_of and its day's end (none when as_of
+        ends its day): few, one day's remaining visits."""
+        scope = self.scope
+        if scope.ends_its_day:
+            return ()
+        a: Any = Appointment.__table__
+        stmt = (
+            select(a.c.patient_id)
+            .where(
+                a.c.org_id == scope.org_id,
+                a.c.status != "cancelled",
+                a.c.starts_at > scope.as_of,
+                a.c.starts_at <= scope.day_end,
+            )
+            .distinct()
+        )
+        return tuple(sorted(self.session.scalars(stmt)))
+
+    def settled(self, rows: Any, kind: RowsKind) -> list[Any]:
+        """WHERE clauses over rows carrying a patient's ``settings_key``, ``horizon_at`` and
+        ``patient_id``: the rows of settled patients (see the module docstring)."""
+        scope = self.scope
+        clauses: list[Any] = []
+        if not self.complete:
+            clauses.append(rows.c.settings_key == scope.settings.derivation_key())
+        if kind == "days" and scope.ends_its_day:
+            return clauses  # every day up to as_of's has ended: records after it count nowhere
+        if not self.complete:
+            clauses.append(rows.c.horizon_at <= scope.as_of)
+        if kind == "days" and self.visiting_ids:
+            clauses.append(rows.c.patient_id.not_in(self.visiting_ids))
+        return clauses
+
+    def unsettled_ids(self, kind: RowsKind) -> list[str]:
+        """Patients of any status whose figures must come from their histories."""
+        if self.complete:
+            return list(self.visiting_ids) if kind == "days" else []
+        p: Any = Patient.__table__
+        s: Any = PatientState.__table__
+        joined = p.outerjoin(s, and_(s.c.org_id == p.c.org_id, s.c.patient_id == p.c.id))
+        stmt = (
+            select(p.c.id)
+            .select_from(joined)
+            .where(
+                p.c.org_id == self.scope.org_id,
+                or_(s.c.patient_id.is_(None), not_(and_(*self.settled(s, kind)))),
+            )
+            .order_by(p.c.id)
+        )
+        return list(self.session.scalars(stmt))
+
+    def histories(self, kind: RowsKind) -> list[PatientHistory]:
+        """The unsettled patients' histories, read once per kind."""
+        if kind not in self._histories:
+            ids = self.unsettled_ids(kind)
+            loaded = histories.load_histories(self.session, self.scope.org_id, ids) if ids else []
+            self._histories[kind] = [h for _, h in loaded]
+        return self._histories[kind]

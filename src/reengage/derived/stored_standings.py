@@ -1,0 +1,173 @@
+"""Where every population patient stands today, kept in ``standings`` between requests.
+
+The risk statement (``risk_statement``) evaluates every rule for every active patient: at a
+million patients, a third of a second on each request, for answers that change only when a
+day ends, a booked visit starts, a follow-up falls due, or a patient's records are written.
+So the org's rows are stored, each with the instant it may next read otherwise
+(``until_at``), and the org's status with the instant they were brought up to
+(``derived_status.standings_at``). When they answer, and when they are brought up first, is
+``freshness``'s to say (``standings_answer``, ``catch_up``):
+
+- A read reads the status and whether a row is due in the same statement as the values it
+  reads (one snapshot of the data). When they do not answer but can be brought up to as_of,
+  that is done under the org's status lock, and the read repeated.
+- A write of records marks its patients' rows due (``invalidate``), in the transaction
+  that refreshes their derived rows; a rebuild of the derived rows drops them all (its
+  status keeps no instant).
+
+A read that brings rows up to date writes; its request commits, like any other. The values
+are the risk statement's own, so they equal its answers; ``tests/test_standings.py`` holds
+them to the straight computation across writes, hours and days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, exists, insert, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from reengage.derived import freshness, risk_statement, status
+from reengage.derived.histories import id_chunks, patient_selections
+from reengage.derived.status import Status
+from reengage.domain.scope import Scope
+from reengage.domain.standing import Standing, Tally
+from reengage.models import DerivedStatus
+from reengage.models import Standing as StandingRow
+
+T = TypeVar("T")
+# A row's ``until_at`` once a write has made it wrong: before any as_of.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+VALUE_COLUMNS = ("tier", "missed", "failed", "overdue", "future", "rule", "score", "days")
+COMPUTED_COLUMNS = ("patient_id", *VALUE_COLUMNS, "next_day", "week", "until_at")
+Seen = tuple[Status | None, bool]  # the status, and whether a row is due, as read
+
+
+def _table() -> Any:
+    return StandingRow.__table__
+
+
+def _seen_columns(scope: Scope) -> list[Any]:
+    t = _table()
+    due = exists().where(t.c.org_id == scope.org_id, t.c.until_at <= scope.as_of)
+    return [*status.columns(scope.org_id), due.label("due")]
+
+
+def _seen(row: Sequence[Any]) -> Seen:
+    key, latest_at, at, due = row[-4:]
+    return status.of_columns(key, latest_at, at), bool(due)
+
+
+def _answer(session: Session, scope: Scope, read: Callable[[], tuple[T, Seen]]) -> T | None:
+    """``read``'s result when the rows answer at as_of, bringing them up to it if they can;
+    None when they cannot."""
+    result, (found, due) = read()
+    if freshness.standings_answer(found, due, scope):
+        return result
+    if freshness.catch_up(found, scope) is None or not _catch_up(session, scope):
+        return None
+    result, (found, due) = read()
+    return result if freshness.standings_answer(found, due, scope) else None
+
+
+def _catch_up(session: Session, scope: Scope) -> bool:
+    """Recompute the rows ``freshness.catch_up`` names, under the lock; False when, seen
+    under the lock, they cannot be brought up."""
+    which = freshness.catch_up(status.lock(session, scope.org_id), scope)
+    if which is None:
+        return False
+    write(session, scope, None if which == "all" else due_ids(session, scope))
+    return True
+
+
+def _org_rows(org_id: str) -> Any:
+    t = _table()
+    return select(*t.c).where(t.c.org_id == org_id).subquery("standings")
+
+
+def tally(session: Session, scope: Scope) -> Tally | None:
+    """Counts over the population from the stored rows; None when they cannot answer."""
+
+    def read() -> tuple[Tally, Seen]:
+        stmt = risk_statement.tally_statement(_org_rows(scope.org_id), *_seen_columns(scope))
+        row = session.execute(stmt).one()
+        return risk_statement.tally_of(row), _seen(row)
+
+    return _answer(session, scope, read)
+
+
+def listed_page(
+    session: Session,
+    scope: Scope,
+    risk_level: str | None,
+    flag: str | None,
+    sort_by: str,
+    limit: int,
+    offset: int,
+) -> tuple[Tally, list[Standing]] | None:
+    """The list's counts and a page's standings from the stored rows (the page read in
+    order from the sort's index); None when they cannot answer."""
+
+    def read() -> tuple[tuple[Tally, list[Standing]], Seen]:
+        rows = _org_rows(scope.org_id)
+        listed = select(*rows.c).where(*risk_statement.listed_filter(rows, risk_level, flag))
+        stmt = risk_statement.page_statement(
+            listed.subquery("listed"), sort_by, limit, offset, *_seen_columns(scope)
+        )
+        found = session.execute(stmt).all()
+        return risk_statement.page_of(found), _seen(found[0])
+
+    return _answer(session, scope, read)
+
+
+def due_ids(session: Session, scope: Scope) -> list[str]:
+    t = _table()
+    stmt = (
+        select(t.c.patient_id)
+        .where(t.c.org_id == scope.org_id, t.c.until_at <= scope.as_of)
+        .order_by(t.c.patient_id)
+    )
+    return list(session.scalars(stmt))
+
+
+def write(session: Session, scope: Scope, ids: Sequence[str] | None) -> None:
+    """Compute the rows of these patients (``None``: of every patient) at as_of, in place
+    of their old ones, and date them as_of. Only under ``status.lock``, and only when the
+    derived rows answer at as_of (the statement trusts them all)."""
+    t = _table()
+    for where in patient_selections(t.c.patient_id, ids, None):
+        session.execute(delete(t).where(t.c.org_id == scope.org_id, *where))
+    for chunk in [None] if ids is None else id_chunks(ids):
+        st = risk_statement.standings_subquery(session, scope, [], chunk, with_until=True)
+        computed = select(literal(scope.org_id), *(st.c[name] for name in COMPUTED_COLUMNS))
+        session.execute(insert(t).from_select(["org_id", *COMPUTED_COLUMNS], computed))
+    status.date_standings(session, scope.org_id, scope.as_of)
+
+
+def invalidate(session: Session, org_id: str, ids: Sequence[str]) -> None:
+    """Writers: these patients' rows are wrong from now on (a row is made for a patient who
+    had none), so that the next read recomputes them. Waits, on PostgreSQL, for whoever
+    holds ``status.lock`` to commit; one that locks later waits for this write's commit,
+    and so reads its records. Nothing to do while the org keeps no rows."""
+    d = DerivedStatus
+    found = session.execute(
+        select(d.standings_at).where(d.org_id == org_id).with_for_update(read=True)
+    ).one_or_none()
+    if found is None or found[0] is None or not ids:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(StandingRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["org_id", "patient_id"], set_={"until_at": stmt.excluded.until_at}
+    )
+    rows = [{"org_id": org_id, "patient_id": pid, "until_at": EPOCH} for pid in sorted(ids)]
+    session.execute(stmt, rows)
+
+
+def clear(session: Session, org_id: str) -> None:
+    """Forget the org's rows (a rebuild's status keeps none)."""
+    t = _table()
+    session.execute(delete(t).where(t.c.org_id == org_id))

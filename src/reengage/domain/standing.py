@@ -1,0 +1,106 @@
+"""Where a patient stands, and counts over many standings: what the risk metrics, the
+prioritized list and the dashboard's cards are made of, however they were found (from the
+derived rows, the stored standings or a full history)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from reengage.domain import risk
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one patient stands as of as_of: everything the list filters and sorts by."""
+
+    patient_id: str
+    tier: str
+    flags: tuple[str, ...]
+    action_priority: int
+    recommended_action: str
+    risk_score: int
+    days_since_last_contact: int
+    next_action_date: date | None
+    attempted_last_7_days: bool = False
+
+    @property
+    def at_risk(self) -> bool:
+        return risk.is_at_risk(self.tier)
+
+    @staticmethod
+    def of(assessment: risk.Assessment) -> Standing:
+        return Standing(
+            patient_id=assessment.patient_id,
+            tier=assessment.tier,
+            flags=assessment.flags,
+            action_priority=assessment.action_priority,
+            recommended_action=assessment.recommended_action,
+            risk_score=assessment.risk_score,
+            days_since_last_contact=assessment.days_since_last_contact,
+            next_action_date=assessment.next_action_date,
+            attempted_last_7_days=assessment.attempted_last_7_days,
+        )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts over a set of standings: per tier, per flag, of priority 1, the days sum, and
+    the weekly target (at risk, no outreach attempt in the last 7 days)."""
+
+    tiers: dict[str, int]
+    flags: dict[str, int]
+    priority_one: int
+    total: int
+    days_sum: int
+    weekly_target: int = 0
+
+    @staticmethod
+    def of(items: list[Standing]) -> Tally:
+        tiers = dict.fromkeys(risk.TIERS, 0)
+        flags = dict.fromkeys(risk.FLAGS, 0)
+        for item in items:
+            tiers[item.tier] += 1
+            for flag in item.flags:
+                flags[flag] += 1
+        return Tally(
+            tiers=tiers,
+            flags=flags,
+            priority_one=sum(1 for i in items if i.action_priority == 1),
+            total=len(items),
+            days_sum=sum(i.days_since_last_contact for i in items),
+            weekly_target=sum(1 for i in items if i.at_risk and not i.attempted_last_7_days),
+        )
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            tiers={t: self.tiers[t] + other.tiers[t] for t in risk.TIERS},
+            flags={f: self.flags[f] + other.flags[f] for f in risk.FLAGS},
+            priority_one=self.priority_one + other.priority_one,
+            total=self.total + other.total,
+            days_sum=self.days_sum + other.days_sum,
+            weekly_target=self.weekly_target + other.weekly_target,
+        )
+
+
+SORT_KEYS: dict[str, Callable[[Standing], Any]] = {
+    "risk_score": lambda s: (-s.risk_score, s.patient_id),
+    "days_since_contact": lambda s: (-s.days_since_last_contact, s.patient_id),
+    "next_action_date": lambda s: (s.next_action_date, s.patient_id),
+}
+
+
+def listed(
+    population: Iterable[Standing], risk_level: str, action_required: str | None, sort_by: str
+) -> list[Standing]:
+    """The prioritized list from standings: an action to take, the filters, the order."""
+    found = [
+        s
+        for s in population
+        if s.recommended_action != "none"
+        and (risk_level == "all" or s.tier == risk_level)
+        and (action_required is None or action_required in s.flags)
+    ]
+    return sorted(found, key=SORT_KEYS[sort_by])

@@ -1,0 +1,95 @@
+"""The references: every figure computed straight from every patient's whole history, with
+no cache. What each read path must equal; used by the tests and the bench, never by a
+request (``lint-imports`` keeps it so).
+
+Each shares its shaping with the read path it checks (``shape``, ``shape_list``,
+``entries_of``), so that the two can differ only in where the figures came from.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy.orm import Session
+
+from reengage.analytics import overview, performance, service, trends
+from reengage.analytics.schemas import (
+    Overview,
+    Performance,
+    PrioritizedList,
+    Trends,
+)
+from reengage.derived import histories
+from reengage.domain import performance as performance_rules
+from reengage.domain.calendar import start_of_day
+from reengage.domain.history import PatientHistory
+from reengage.domain.prediction import success_rate_prediction, tier_outcomes
+from reengage.domain.scope import Scope
+from reengage.domain.standing import Standing, Tally, listed
+
+
+def _histories(session: Session, where: Scope) -> list[PatientHistory]:
+    return [h for _, h in histories.load_histories(session, where.org_id)]
+
+
+def standings(session: Session, where: Scope) -> list[Standing]:
+    """What ``service.standings`` must equal."""
+    return service.standings_of(_histories(session, where), where)
+
+
+def prioritized(
+    session: Session,
+    where: Scope,
+    risk_level: str,
+    action_required: str | None,
+    sort_by: str,
+    limit: int,
+    offset: int,
+) -> PrioritizedList:
+    """What ``service.prioritized`` must equal."""
+    found = listed(standings(session, where), risk_level, action_required, sort_by)
+    page_ids = [s.patient_id for s in found[offset : offset + limit]]
+    entries = service.entries_of(session, where, page_ids)
+    return service.shape_list(
+        where, Tally.of(found), entries, limit, offset, lambda n: prediction(session, where, n)
+    )
+
+
+def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float | None:
+    """What ``service.prediction`` must equal."""
+    outcomes = tier_outcomes(_histories(session, where), where.as_of, where.settings)
+    return success_rate_prediction(outcomes, at_risk)
+
+
+def performance_of(session: Session, where: Scope, timeframe: str) -> Performance:
+    """What ``performance.performance`` must equal: from the histories of the patients
+    with an attempt in the window, and of the active patients (for the days to reengage)."""
+    days = performance_rules.TIMEFRAMES[timeframe]
+    first_day, last_day = performance_rules.window_dates(where.as_of, where.settings, days)
+    since = start_of_day(first_day, where.settings.zone())
+    ids = histories.patients_with_attempts_between(session, where.org_id, since, where.as_of)
+    tried = [h for _, h in histories.load_histories(session, where.org_id, ids)]
+    counts = performance_rules.outreach_counts(tried, where.as_of, where.settings, days)
+    active_ids = histories.active_patient_ids(session, where.org_id)
+    active = [h for _, h in histories.load_histories(session, where.org_id, active_ids)]
+    reengaged = [
+        n
+        for h in active
+        for n in performance_rules.reengagement_days(h, where.as_of, where.settings, days)
+    ]
+    return performance.shape(
+        where, timeframe, first_day, last_day, counts, sum(reengaged), len(reengaged)
+    )
+
+
+def trends_of(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
+    """What ``trends.trends`` must equal."""
+    sources = trends.Sources(histories=_histories(session, where))
+    return trends.shape(where, period, metrics, sources)
+
+
+def overview_of(session: Session, where: Scope) -> Overview:
+    """What ``overview.overview`` must equal."""
+    every = _histories(session, where)
+    tally = Tally.of(service.standings_of(every, where))
+    return overview.shape(where, tally, lambda at: overview.from_histories(every, at))
