@@ -7,8 +7,10 @@ from there; ``tests/test_risk_fast_path.py`` checks the two agree over random hi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, null, or_, select, true
@@ -20,7 +22,8 @@ from reengage.derived.freshness import Freshness
 from reengage.domain import risk
 from reengage.domain.calendar import next_day_start
 from reengage.domain.scope import Scope
-from reengage.domain.standing import Standing, Tally
+from reengage.domain.settings import TierThresholds
+from reengage.domain.standing import SORTS, Standing, Tally
 from reengage.models import PatientState
 
 
@@ -42,6 +45,49 @@ NO_ACTION_RULE = len(RULES) - 1
 def _rules_where(test: Callable[[int, str], bool]) -> list[int]:
     """The rule codes whose (priority, action) pass ``test``."""
     return [code for code, (priority, action) in enumerate(RULES) if test(priority, action)]
+
+
+def tier_sql(contact_day: Any, today: int, thresholds: TierThresholds, booked: Any) -> Any:
+    """``risk.tier_for_days`` (and, ``booked``, the conditions that make a patient engaged
+    first) over the day of the last contact: a ``TIER_CODES`` code."""
+    return case(
+        *((condition, TIER_CODES["engaged"]) for condition in booked),
+        *(
+            (contact_day <= today - risk.threshold(tier, thresholds), TIER_CODES[tier])
+            for tier in risk.THRESHOLD_TIERS
+        ),
+        else_=TIER_CODES["engaged"],
+    )
+
+
+def score_sql(inputs: Mapping[str, Any]) -> Any:
+    """``risk.score_of`` over SQL values of ``risk.SCORE_TERMS``' inputs."""
+
+    def term(name: str, weight: int, cap: int | None) -> Any:
+        value = inputs[name] if cap is None else case((inputs[name] > cap, cap), else_=inputs[name])
+        return value if weight == 1 else weight * value
+
+    points = reduce(operator.add, (term(*t) for t in risk.SCORE_TERMS))
+    return case((points > risk.SCORE_MAX, risk.SCORE_MAX), else_=points)
+
+
+def next_day_sql(rule: Any, bases: Mapping[str, Any], followup_due_day: Any) -> Any:
+    """``risk.next_action_date`` over a ``RULES`` code: the day ordinal each action's basis
+    gives (``bases``, by ``risk.NEXT_ACTION_FROM``'s names), or the open follow-up's due day
+    when earlier; NULL for no action."""
+
+    def earlier_due(day: Any) -> Any:
+        return case((followup_due_day < day, followup_due_day), else_=day)
+
+    codes: dict[str, list[int]] = {}
+    for code, (_, action) in enumerate(RULES):
+        basis = risk.NEXT_ACTION_FROM[action]
+        if basis is not None:
+            codes.setdefault(basis, []).append(code)
+    return case(
+        *((rule.in_(found), earlier_due(bases[basis])) for basis, found in codes.items()),
+        else_=null(),
+    )
 
 
 def _level_fence(session: Session) -> int | None:
@@ -82,14 +128,7 @@ def standings_subquery(
     t = settings.tier_thresholds
     window = today - (risk.ALERT_WINDOW_DAYS - 1)
     booked = (s.c.future_until > as_of,) if settings.booked_patients_are_engaged else ()
-    tier = case(
-        *((condition, TIER_CODES["engaged"]) for condition in booked),
-        (s.c.contact_day <= today - t.critical, TIER_CODES["critical"]),
-        (s.c.contact_day <= today - t.high, TIER_CODES["high"]),
-        (s.c.contact_day <= today - t.medium, TIER_CODES["medium"]),
-        (s.c.contact_day <= today - t.low, TIER_CODES["low"]),
-        else_=TIER_CODES["engaged"],
-    )
+    tier = tier_sql(s.c.contact_day, today, t, booked)
     score_window = today - (risk.MISSED_SCORE_WINDOW_DAYS - 1)
     cooldown = risk.CHECKIN_COOLDOWN_DAYS
     checkin_since = today - (cooldown - 1)
@@ -137,7 +176,7 @@ def standings_subquery(
                 else_=literal(today),
             ).label("checkin_day"),
             _flag(s.c.last_attempt_day >= today - (risk.WEEK_DAYS - 1)).label("week"),
-            (s.c.contact_day + t.medium).label("medium_day"),
+            (s.c.contact_day + risk.threshold("medium", t)).label("medium_day"),
             s.c.followup_due_day,
             *extra,
         )
@@ -162,34 +201,20 @@ def standings_subquery(
         *((holds[condition], code) for code, (_, _, condition) in enumerate(risk.ACTION_RULES)),
         else_=NO_ACTION_RULE,
     )
-    raw_score = (
-        case((c.days > 60, 60), else_=c.days)
-        + 15 * (1 - c.future)
-        + 5 * c.missed_90
-        + 5 * c.failed
-        + 5 * c.overdue
+    score = score_sql(
+        {
+            "days": c.days,
+            "no_future": 1 - c.future,
+            "missed_90": c.missed_90,
+            "failed": c.failed,
+            "overdue": c.overdue,
+        }
     )
-    score = case((raw_score > 100, 100), else_=raw_score)
     ruled = select(*c, rule.label("rule"), score.label("score")).offset(level).subquery()
     c = ruled.c
 
-    def earlier_due(day: Any) -> Any:
-        """``day``, or the open follow-up's due day when that is earlier."""
-        return case((c.followup_due_day < day, c.followup_due_day), else_=day)
-
-    today_rules = _rules_where(lambda p, a: p <= 2 or a == "book_next_appointment")
-    next_day = case(
-        (c.rule.in_(today_rules), earlier_due(literal(today))),
-        (
-            c.rule.in_(_rules_where(lambda p, a: a == "automated_checkin")),
-            earlier_due(c.checkin_day),
-        ),
-        (
-            c.rule.in_(_rules_where(lambda p, a: a == "routine_monitoring")),
-            earlier_due(c.medium_day),
-        ),
-        else_=null(),
-    )
+    bases = {"today": literal(today), "checkin": c.checkin_day, "medium_tier": c.medium_day}
+    next_day = next_day_sql(c.rule, bases, c.followup_due_day)
     return select(
         c.patient_id,
         c.tier,
@@ -330,11 +355,19 @@ def tally(fresh: Freshness) -> Tally:
     return tally_of(fresh.session.execute(tally_statement(st)).one())
 
 
-SQL_SORTS = {
-    "risk_score": lambda st: (st.c.score.desc(), st.c.patient_id),
-    "days_since_contact": lambda st: (st.c.days.desc(), st.c.patient_id),
-    "next_action_date": lambda st: (st.c.next_day, st.c.patient_id),
+# The statement's column of each ``Standing`` field a sort reads.
+SORT_COLUMNS = {
+    "risk_score": "score",
+    "days_since_last_contact": "days",
+    "next_action_date": "next_day",
 }
+
+
+def sort_sql(st: Any, sort_by: str) -> tuple[Any, Any]:
+    """``standing.SORTS[sort_by]`` over the statement's columns, ties by patient id."""
+    field, descending = SORTS[sort_by]
+    column = st.c[SORT_COLUMNS[field]]
+    return (column.desc() if descending else column), st.c.patient_id
 
 
 def listed_page(
@@ -367,7 +400,7 @@ def page_statement(listed: Any, sort_by: str, limit: int, offset: int, *checks: 
     totals = select(*_tally_columns(listed), *checks).subquery("totals")
     page = (
         select(*(listed.c[name] for name in STANDING_COLUMNS))
-        .order_by(*SQL_SORTS[sort_by](listed))
+        .order_by(*sort_sql(listed, sort_by))
         .limit(limit)
         .offset(offset)
         .subquery("page")
@@ -375,7 +408,7 @@ def page_statement(listed: Any, sort_by: str, limit: int, offset: int, *checks: 
     return (
         select(*page.c, *totals.c)
         .select_from(totals.outerjoin(page, true()))
-        .order_by(*SQL_SORTS[sort_by](page))
+        .order_by(*sort_sql(page, sort_by))
     )
 
 

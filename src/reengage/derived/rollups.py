@@ -47,18 +47,10 @@ PREDICTION_MEASURES = tuple(f"{k}:{tier}" for tier in AT_RISK_TIERS for k in ("t
 def outcome_measures(o: Mapping[str, Any]) -> Iterator[tuple[int, str, int]]:
     """(day, measure, amount) of one attempt outcome, as the row queries count it."""
     day, channel = o["sent_day"], o["channel"]
-    responded = o["responded_at"] is not None
-    yield day, f"sent:{channel}", 1
-    if o["delivered_at"] is not None or responded:
-        yield day, f"delivered:{channel}", 1
-    if o["opened_at"] is not None or responded:
-        yield day, f"opened:{channel}", 1
-    if responded:
-        yield day, f"responded:{channel}", 1
-    if o["connected_at"] is not None:
-        yield day, f"connected:{channel}", 1
+    for step, names in FUNNEL_STEPS.items():  # a row's instants are all by as_of
+        if not names or any(o[name] is not None for name in names):
+            yield day, f"{step}:{channel}", 1
     if o["converted_at"] is not None:
-        yield day, f"converted:{channel}", 1
         yield o["converted_day"], "scheduled", 1
     if o["tier_before"] is not None:
         yield day, f"tried:{o['tier_before']}", 1

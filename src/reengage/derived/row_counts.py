@@ -8,13 +8,14 @@ their histories.
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 
 from reengage.derived.freshness import Freshness
-from reengage.domain.performance import Funnel, OutreachCounts
+from reengage.domain.performance import FUNNEL_STEPS, Funnel, OutreachCounts
 from reengage.domain.prediction import qualifying_days
 from reengage.models import AttemptOutcome, RiskSpan
 
@@ -24,18 +25,11 @@ def funnels(fresh: Freshness, first_day: date, last_day: date) -> OutreachCounts
     o: Any = AttemptOutcome.__table__
     as_of = fresh.scope.as_of
 
-    def by(*columns: Any) -> Any:
-        return func.sum(case((or_(*(col <= as_of for col in columns)), 1), else_=0))
-
+    reached = funnel_sql({name: o.c[name] for name in INSTANTS}, as_of)
     stmt = (
         select(
             o.c.channel,
-            func.count(),
-            by(o.c.delivered_at, o.c.responded_at),
-            by(o.c.opened_at, o.c.responded_at),
-            by(o.c.responded_at),
-            by(o.c.connected_at),
-            by(o.c.converted_at),
+            *(func.sum(case((condition, 1), else_=0)) for condition in reached.values()),
         )
         .where(
             o.c.org_id == fresh.scope.org_id,
@@ -47,18 +41,24 @@ def funnels(fresh: Freshness, first_day: date, last_day: date) -> OutreachCounts
         .group_by(o.c.channel)
     )
     counts = OutreachCounts()
-    for channel, sent, delivered, opened, responded, connected, converted in fresh.session.execute(
-        stmt
-    ):
+    for channel, *values in fresh.session.execute(stmt):
         counts.channels[channel] += Funnel(
-            sent=int(sent),
-            delivered=int(delivered or 0),
-            opened=int(opened or 0),
-            responded=int(responded or 0),
-            connected=int(connected or 0),
-            converted=int(converted or 0),
+            **{step: int(n or 0) for step, n in zip(reached, values, strict=True)}
         )
     return counts
+
+
+# Every instant a funnel step may need (``performance.FUNNEL_STEPS``).
+INSTANTS = tuple(dict.fromkeys(name for names in FUNNEL_STEPS.values() for name in names))
+
+
+def funnel_sql(instants: Mapping[str, Any], as_of: datetime) -> dict[str, Any]:
+    """``performance.funnel_of`` in SQL: per step, the condition that the attempt reached
+    it by as_of, over SQL values of its instants."""
+    return {
+        step: or_(*(instants[name] <= as_of for name in names)) if names else true()
+        for step, names in FUNNEL_STEPS.items()
+    }
 
 
 def daily(fresh: Freshness, first_day: date, last_day: date) -> dict[date, dict[str, int]]:

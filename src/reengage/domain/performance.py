@@ -3,7 +3,7 @@ the days it takes to bring an at-risk patient back, and the benchmark comparison
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -16,14 +16,26 @@ from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import at_risk_spells
 
 TIMEFRAMES: dict[str, int] = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90}
-FUNNEL_STEPS: tuple[str, ...] = (
-    "sent",
-    "delivered",
-    "opened",
-    "responded",
-    "connected",
-    "converted",
-)
+# An attempt's funnel: each step is reached once one of these of its instants has come (by
+# as_of); "sent" needs none. ``converted_at`` is when a contact it made turned into a booking
+# (``prediction.converted_at``). The SQL and the roll-ups' measures build from it.
+FUNNEL_STEPS: dict[str, tuple[str, ...]] = {
+    "sent": (),
+    "delivered": ("delivered_at", "responded_at"),
+    "opened": ("opened_at", "responded_at"),
+    "responded": ("responded_at",),
+    "connected": ("connected_at",),
+    "converted": ("converted_at",),
+}
+
+
+def funnel_of(instants: Mapping[str, datetime | None], as_of: datetime) -> Funnel:
+    """One attempt's funnel from its instants (``FUNNEL_STEPS``' names), as of as_of."""
+
+    def reached(names: tuple[str, ...]) -> bool:
+        return not names or any((at := instants[n]) is not None and at <= as_of for n in names)
+
+    return Funnel(**{step: int(reached(names)) for step, names in FUNNEL_STEPS.items()})
 
 
 @dataclass
@@ -73,19 +85,16 @@ def attempt_funnel(
 ) -> Funnel:
     """One attempt's contribution to its channel's funnel, as of as_of."""
 
-    def by(at: datetime | None) -> bool:
-        return at is not None and at <= as_of
-
     success = attempt.success_at(as_of) is not None
-    converted = success and converted_at(history, attempt, as_of, settings) is not None
-    return Funnel(
-        sent=1,
-        delivered=int(by(attempt.delivered_at) or by(attempt.responded_at)),
-        opened=int(by(attempt.opened_at) or by(attempt.responded_at)),
-        responded=int(by(attempt.responded_at)),
-        connected=int(by(attempt.connected_at)),
-        converted=int(converted),
-    )
+    converted = converted_at(history, attempt, as_of, settings) if success else None
+    instants = {
+        "delivered_at": attempt.delivered_at,
+        "opened_at": attempt.opened_at,
+        "responded_at": attempt.responded_at,
+        "connected_at": attempt.connected_at,
+        "converted_at": converted,
+    }
+    return funnel_of(instants, as_of)
 
 
 def outreach_counts(

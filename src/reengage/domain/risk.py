@@ -6,7 +6,7 @@ Each function mirrors a paragraph of the contract ("Time and contact", "Risk tie
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +17,9 @@ from reengage.domain.settings import OrgSettings, TierThresholds
 
 TIERS: tuple[str, ...] = ("critical", "high", "medium", "low", "engaged")
 AT_RISK_TIERS: tuple[str, ...] = ("critical", "high", "medium")
+# The tiers that begin at a threshold of the same name, from the most days down: a patient
+# is in the first whose threshold their days reach, else engaged. The SQL builds from it.
+THRESHOLD_TIERS: tuple[str, ...] = ("critical", "high", "medium", "low")
 
 MISSED_APPT = "missed_appt"
 FAILED_CONTACT = "failed_contact"
@@ -47,15 +50,15 @@ FALLBACK_CHANNELS: tuple[str, ...] = ("phone", "sms", "email")
 
 
 def tier_for_days(days: int, thresholds: TierThresholds) -> str:
-    if days >= thresholds.critical:
-        return "critical"
-    if days >= thresholds.high:
-        return "high"
-    if days >= thresholds.medium:
-        return "medium"
-    if days >= thresholds.low:
-        return "low"
+    for tier in THRESHOLD_TIERS:
+        if days >= threshold(tier, thresholds):
+            return tier
     return "engaged"
+
+
+def threshold(tier: str, thresholds: TierThresholds) -> int:
+    """The days since last contact at which ``tier`` begins (one of ``THRESHOLD_TIERS``)."""
+    return int(getattr(thresholds, tier))
 
 
 def tier_days(tier: str, thresholds: TierThresholds) -> tuple[int, int | None]:
@@ -63,7 +66,7 @@ def tier_days(tier: str, thresholds: TierThresholds) -> tuple[int, int | None]:
     open-ended top tier): what ``tier_for_days`` decides, as a range to show."""
 
     def first(name: str) -> int:
-        return 0 if name == "engaged" else int(getattr(thresholds, name))
+        return 0 if name == "engaged" else threshold(name, thresholds)
 
     above = TIERS.index(tier) - 1  # TIERS run from the most days down
     return first(tier), (first(TIERS[above]) - 1 if above >= 0 else None)
@@ -222,14 +225,56 @@ def channel_for(
     return choose_channel(action, history, skip)
 
 
+# The contract's risk score, term by term: (input, points per unit, most units counted;
+# None where the input is 0 or 1). The SQL builds from it.
+SCORE_TERMS: tuple[tuple[str, int, int | None], ...] = (
+    ("days", 1, 60),  # days since last contact
+    ("no_future", 15, None),  # nothing booked
+    ("missed_90", 5, MISSED_TRACKED),  # visits missed in the last 90 days
+    ("failed", 5, None),  # failed contact
+    ("overdue", 5, None),  # overdue follow-up
+)
+SCORE_MAX = 100
+
+
+def score_of(inputs: Mapping[str, int]) -> int:
+    """The score from ``SCORE_TERMS``' inputs."""
+    points = sum(
+        weight * (min(inputs[name], cap) if cap is not None else inputs[name])
+        for name, weight, cap in SCORE_TERMS
+    )
+    return min(points, SCORE_MAX)
+
+
 def risk_score(days: int, has_future: bool, missed_90: int, failed: bool, overdue: bool) -> int:
-    score = min(days, 60) + (0 if has_future else 15) + 5 * min(missed_90, MISSED_TRACKED)
-    score += (5 if failed else 0) + (5 if overdue else 0)
-    return round(min(score, 100))
+    return score_of(
+        {
+            "days": days,
+            "no_future": int(not has_future),
+            "missed_90": missed_90,
+            "failed": int(failed),
+            "overdue": int(overdue),
+        }
+    )
+
+
+# From what each action's next date is counted (an open follow-up due earlier wins): today;
+# a cooldown after the latest attempt of the last 7 days ("checkin", today without one); the
+# day the patient would turn medium ("medium_tier"); None: no date. The SQL builds from it.
+NEXT_ACTION_FROM: dict[str, str | None] = {
+    "immediate_phone_call": "today",
+    "reschedule_missed_appointment": "today",
+    "sms_with_followup_call": "today",
+    "try_alternate_channel": "today",
+    "complete_overdue_followup": "today",
+    "automated_checkin": "checkin",
+    "routine_monitoring": "medium_tier",
+    "book_next_appointment": "today",
+    "none": None,
+}
 
 
 def next_action_date(
-    priority: int,
     action: str,
     history: PatientHistory,
     as_of: datetime,
@@ -238,26 +283,20 @@ def next_action_date(
 ) -> date | None:
     zone = settings.zone()
     today = local_date(as_of, zone)
-    when: date | None
-    if action == "none":
+    basis = NEXT_ACTION_FROM[action]
+    if basis is None:
         return None
-    if priority in (1, 2) or action == "book_next_appointment":
-        when = today
-    elif action == "automated_checkin":
+    when = today
+    if basis == "checkin":
         recent = [
             c.sent_at
             for c in history.attempts(as_of)
             if in_last_days(c.sent_at, as_of, zone, CHECKIN_COOLDOWN_DAYS)
         ]
-        when = (
-            local_date(max(recent), zone) + timedelta(days=CHECKIN_COOLDOWN_DAYS)
-            if recent
-            else today
-        )
-    elif action == "routine_monitoring":
-        when = last_contact_day + timedelta(days=settings.tier_thresholds.medium)
-    else:  # pragma: no cover  (every action with a priority above is handled)
-        when = today
+        if recent:
+            when = local_date(max(recent), zone) + timedelta(days=CHECKIN_COOLDOWN_DAYS)
+    elif basis == "medium_tier":
+        when = last_contact_day + timedelta(days=threshold("medium", settings.tier_thresholds))
     due = [local_date(f.due_at, zone) for f in history.followups if f.open_at(as_of)]
     earliest_due = min(due, default=None)
     if earliest_due is not None and earliest_due < when:
@@ -311,7 +350,7 @@ def assess(history: PatientHistory, as_of: datetime, settings: OrgSettings) -> A
         recommended_action=action,
         recommended_channel=channel_for(action, history, failed_attempts),
         next_action_date=next_action_date(
-            priority, action, history, as_of, local_date(contact_at, zone), settings
+            action, history, as_of, local_date(contact_at, zone), settings
         ),
         last_appointment_date=local_date(max(completed), zone) if completed else None,
         total_lifetime_appointments=len(completed),

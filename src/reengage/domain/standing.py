@@ -85,11 +85,27 @@ class Tally:
         )
 
 
-SORT_KEYS: dict[str, Callable[[Standing], Any]] = {
-    "risk_score": lambda s: (-s.risk_score, s.patient_id),
-    "days_since_contact": lambda s: (-s.days_since_last_contact, s.patient_id),
-    "next_action_date": lambda s: (s.next_action_date, s.patient_id),
+# The list's orders: (the ``Standing`` field, highest first); ties by patient id. The SQL
+# builds from it.
+SORTS: dict[str, tuple[str, bool]] = {
+    "risk_score": ("risk_score", True),
+    "days_since_contact": ("days_since_last_contact", True),
+    "next_action_date": ("next_action_date", False),
 }
+
+
+def sort_key(sort_by: str) -> Callable[[Standing], Any]:
+    """The Python key of ``SORTS[sort_by]`` (highest first only for numbers)."""
+    field, descending = SORTS[sort_by]
+
+    def key(s: Standing) -> tuple[Any, str]:
+        value = getattr(s, field)
+        return (-value if descending else value), s.patient_id
+
+    return key
+
+
+SORT_KEYS: dict[str, Callable[[Standing], Any]] = {name: sort_key(name) for name in SORTS}
 
 
 def listed(
