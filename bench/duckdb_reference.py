@@ -4,8 +4,8 @@ counts straight from an org's raw events exported to Parquet.
 Its answers have the API's shapes (the frontend team's seed, ``shared/seed``): the tier counts
 under ``risk_summary`` as ``critical_risk`` ... ``engaged``, the performance totals under
 ``reengagement_metrics`` and the funnels under ``communication_channels``. The names are
-written out here, not taken from ``reengage.analytics.schemas``, so a rename there shows up
-as a mismatch instead of being followed silently.
+written out here, not taken from ``reengage.risk.schemas`` and ``reengage.outreach.schemas``,
+so a rename there shows up as a mismatch instead of being followed silently.
 
 No derived table, no cache: every query reads the four event tables (patients, appointments,
 communications, followups) as the clinic sent them and applies the contract's definitions

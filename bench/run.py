@@ -488,7 +488,7 @@ def run_one(kind: str, size: str, args: argparse.Namespace) -> Result:
 
 def measure_endpoints(server: Server, result: Result, args: argparse.Namespace) -> None:
     """Every endpoint at the fixed as_of, then the list with as_of moving on. The first
-    request is the day's first: it stores every patient's standing (``standing_cache``),
+    request is the day's first: it stores every patient's standing (``derived.stored_standings``),
     and its time is reported on its own."""
     started = time.perf_counter()
     first = server.get_json(analytics_path("patients/prioritized", ""))

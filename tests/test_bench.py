@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from reengage.analytics import performance, service
 from reengage.auth import service as auth_service
 from reengage.db.engine import make_sessionmaker
 from reengage.demo import Options, load_demo
 from reengage.demo.generator import Row, rows
+from reengage.outreach import service as outreach
+from reengage.risk import service
 from tests import test_demo as demo_checks
 from tests.conftest import DATABASES, PG_ADMIN_URL
 
@@ -155,9 +156,7 @@ def test_duckdb_gives_the_apis_risk_metrics_and_performance(
         where = service.scope(session, org_id, as_of)
         metrics = service.risk_metrics(session, where).model_dump(mode="json")
         outcomes = {
-            days: performance.performance(session, where, f"last_{days}_days").model_dump(
-                mode="json"
-            )
+            days: outreach.performance(session, where, f"last_{days}_days").model_dump(mode="json")
             for days in (7, 30, 90)
         }
     reference = Reference(files, where.settings, where.as_of)

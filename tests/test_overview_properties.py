@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from reengage import clock, reference
-from reengage.analytics import overview, service
 from reengage.db.engine import make_sessionmaker
+from reengage.outreach import service as outreach
+from reengage.risk import service
 from tests.test_risk_fast_path import BASE, ZONES, _at, load_clinic
 
 days_before = st.integers(min_value=0, max_value=75 * 24).map(lambda h: -timedelta(hours=h))
@@ -98,7 +99,7 @@ def test_cards_agree_with_the_straight_computation(
     as_of = instant.date().isoformat() if as_a_date else instant.isoformat()
     with make_sessionmaker(engine)() as session:
         where = service.scope(session, org.id, as_of)
-        cards = overview.overview(session, where)
+        cards = outreach.overview(session, where)
         assert cards == reference.overview_of(session, where)
     now, before = cards.reengagement_success_rate, cards.previous_success_rate
     assert 0 <= now.patients_reengaged <= now.patients_reached

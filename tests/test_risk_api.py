@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from reengage.analytics import service
 from reengage.models import AuditEntry
+from reengage.risk import service
 from tests.factories import (
     OrgFixture,
     appointment,

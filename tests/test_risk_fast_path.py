@@ -14,13 +14,14 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from reengage import clock, reference
-from reengage.analytics import overview, performance, service, trends
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.derived.freshness import Freshness
 from reengage.domain.scope import Scope
 from reengage.domain.standing import Tally
 from reengage.models import PatientState
+from reengage.outreach import service as outreach
+from reengage.risk import service
 from tests.factories import OrgFixture, make_org
 
 BASE = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -351,12 +352,12 @@ def test_performance_and_trends_agree_with_the_straight_computation(
     with make_sessionmaker(engine)() as session:
         where = service.scope(session, org.id, as_of)
         for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
-            fast = performance.performance(session, where, timeframe)
+            fast = outreach.performance(session, where, timeframe)
             assert fast == reference.performance_of(session, where, timeframe)
         for period in ("7d", "90d", "1y"):
-            fast_trends = trends.trends(session, where, period, metrics)
+            fast_trends = outreach.trends(session, where, period, metrics)
             assert fast_trends == reference.trends_of(session, where, period, metrics)
-        cards = overview.overview(session, where)
+        cards = outreach.overview(session, where)
         assert cards == reference.overview_of(session, where)
         reached = cards.reengagement_success_rate.patients_reached
         event(f"patients reached while at risk: {min(reached, 2)}+")

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from reengage import clock, reference
-from reengage.analytics import performance, service, trends
 from reengage.db.engine import make_sessionmaker
 from reengage.derived import rollup_table, rollups
 from reengage.derived.freshness import Freshness
 from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, RiskSpan
+from reengage.outreach import service as outreach
+from reengage.risk import service
 from tests.factories import OrgFixture
 from tests.test_risk_fast_path import BASE, LIST_QUERIES, ZONES, clinics, load_clinic
 
@@ -159,10 +160,10 @@ def _check_rollup_answers(engine: Engine, org: OrgFixture, as_of: str) -> None:
         visiting = Freshness(session, where).visiting_ids
         event(f"patients visiting later that day: {min(len(visiting), 2)}+")
         for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
-            fast = performance.performance(session, where, timeframe)
+            fast = outreach.performance(session, where, timeframe)
             assert fast == reference.performance_of(session, where, timeframe)
         for period in ("7d", "90d", "1y"):
-            fast_trends = trends.trends(session, where, period, METRICS)
+            fast_trends = outreach.trends(session, where, period, METRICS)
             assert fast_trends == reference.trends_of(session, where, period, METRICS)
         for level, flag, sort_by in LIST_QUERIES[:4]:
             args = (level, flag, sort_by, 50, 0)
@@ -198,7 +199,7 @@ def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
         assert not Freshness(session, before).complete
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
         assert Freshness(session, after).complete
-        first = performance.performance(session, after, "last_7_days")
+        first = outreach.performance(session, after, "last_7_days")
         totals = first.reengagement_metrics
         assert totals.outreach_attempts == 1 and totals.successful_contacts == 1
         session.execute(DerivedStatus.__table__.delete().where(DerivedStatus.org_id == org.id))
@@ -206,7 +207,7 @@ def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
     with make_sessionmaker(engine)() as session:
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
         assert not Freshness(session, after).complete
-        assert performance.performance(session, after, "last_7_days") == first
+        assert outreach.performance(session, after, "last_7_days") == first
     r = client.patch(org.url("/settings"), json={"timezone": "Asia/Tokyo"}, headers=org.headers())
     assert r.status_code == 200, r.text
     with make_sessionmaker(engine)() as session:

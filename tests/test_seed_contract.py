@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from reengage.analytics import examples
+from reengage import seed_examples as examples
 from reengage.demo import load_demo
 from tests.factories import OrgFixture, make_org
 from tests.seed import ENDPOINTS, kind_paths, mismatches, seed_examples

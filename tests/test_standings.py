@@ -17,12 +17,12 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from reengage import clock, reference
-from reengage.analytics import service
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.derived import status as status_row
 from reengage.derived import stored_standings
 from reengage.models import DerivedStatus, Standing
+from reengage.risk import service
 from tests.factories import OrgFixture, appointment, followup, outbound, patient
 from tests.test_risk_fast_path import (
     BASE,

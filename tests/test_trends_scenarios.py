@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from reengage import reference
-from reengage.analytics import service
+from reengage.risk import service
 from tests.factories import (
     OrgFixture,
     appointment,

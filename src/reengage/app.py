@@ -13,8 +13,6 @@ from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from reengage.analytics.endpoints import restore_seed_examples
-from reengage.analytics.endpoints import router as analytics_router
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.config import Settings, get_settings
 from reengage.dashboard import endpoints as dashboard
@@ -22,7 +20,11 @@ from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.errors import UnexpectedErrorMiddleware, install_error_handlers
 from reengage.limits import BodyLimitMiddleware
 from reengage.orgs.endpoints import router as orgs_router
+from reengage.outreach.endpoints import router as outreach_router
+from reengage.query_params import PREFIX
 from reengage.records.endpoints import router as records_router
+from reengage.risk.endpoints import router as risk_router
+from reengage.seed_examples import restore_seed_examples
 
 # Declares the Bearer scheme in the OpenAPI document (the "Authorize" button in /docs);
 # the middleware does the actual checking.
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     install_error_handlers(app)
-    for router in (records_router, orgs_router, analytics_router):
+    for router in (records_router, orgs_router, risk_router, outreach_router):
         app.include_router(router, dependencies=[Depends(bearer)])
     app.include_router(dashboard.router)
     app.add_exception_handler(dashboard.SignInRequired, dashboard.sign_in_redirect)
@@ -76,7 +78,7 @@ def _mount_docs(app: FastAPI) -> None:
         # Generated once, then served from memory as FastAPI's own does; the seed's
         # examples go back in whole (FastAPI drops their nulls).
         if app.openapi_schema is None:
-            app.openapi_schema = restore_seed_examples(FastAPI.openapi(app))
+            app.openapi_schema = restore_seed_examples(FastAPI.openapi(app), PREFIX)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -175,8 +175,8 @@ def state_today(
     100,000 patients)."""
     import time
 
-    from reengage.analytics import service
     from reengage.derived import stored_standings
+    from reengage.risk import service
 
     with _sessions()() as session:
         for one in _org_ids(session, org_id):

@@ -12,13 +12,6 @@ from collections import Counter
 
 from sqlalchemy.orm import Session
 
-from reengage.analytics import overview, performance, service, trends
-from reengage.analytics.schemas import (
-    Overview,
-    Performance,
-    PrioritizedList,
-    Trends,
-)
 from reengage.derived import histories
 from reengage.domain import performance as performance_rules
 from reengage.domain.calendar import start_of_day
@@ -26,6 +19,10 @@ from reengage.domain.history import PatientHistory
 from reengage.domain.prediction import success_rate_prediction, tier_outcomes
 from reengage.domain.scope import Scope
 from reengage.domain.standing import Standing, Tally, listed
+from reengage.outreach import service as outreach
+from reengage.outreach.schemas import Overview, Performance, Trends
+from reengage.risk import service
+from reengage.risk.schemas import PrioritizedList
 
 
 def _histories(session: Session, where: Scope) -> list[PatientHistory]:
@@ -62,7 +59,7 @@ def prediction(session: Session, where: Scope, at_risk: Counter[str]) -> float |
 
 
 def performance_of(session: Session, where: Scope, timeframe: str) -> Performance:
-    """What ``performance.performance`` must equal: from the histories of the patients
+    """What ``outreach.performance`` must equal: from the histories of the patients
     with an attempt in the window, and of the active patients (for the days to reengage)."""
     days = performance_rules.TIMEFRAMES[timeframe]
     first_day, last_day = performance_rules.window_dates(where.as_of, where.settings, days)
@@ -77,19 +74,19 @@ def performance_of(session: Session, where: Scope, timeframe: str) -> Performanc
         for h in active
         for n in performance_rules.reengagement_days(h, where.as_of, where.settings, days)
     ]
-    return performance.shape(
+    return outreach.shape_performance(
         where, timeframe, first_day, last_day, counts, sum(reengaged), len(reengaged)
     )
 
 
 def trends_of(session: Session, where: Scope, period: str, metrics: list[str]) -> Trends:
-    """What ``trends.trends`` must equal."""
-    sources = trends.Sources(histories=_histories(session, where))
-    return trends.shape(where, period, metrics, sources)
+    """What ``outreach.trends`` must equal."""
+    sources = outreach.TrendSources(histories=_histories(session, where))
+    return outreach.shape_trends(where, period, metrics, sources)
 
 
 def overview_of(session: Session, where: Scope) -> Overview:
-    """What ``overview.overview`` must equal."""
+    """What ``outreach.overview`` must equal."""
     every = _histories(session, where)
     tally = Tally.of(service.standings_of(every, where))
-    return overview.shape(where, tally, lambda at: overview.from_histories(every, at))
+    return outreach.shape_overview(where, tally, lambda at: outreach.reengagement_of(every, at))

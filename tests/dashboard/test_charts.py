@@ -13,11 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reengage.analytics import examples
-from reengage.analytics.schemas import Performance, RiskSummary, Trends
+from reengage import seed_examples as examples
 from reengage.dashboard import views
 from reengage.dashboard.charts import Series, bar_chart, line_chart
 from reengage.domain.settings import OrgSettings
+from reengage.outreach.schemas import Performance, Trends
+from reengage.risk.schemas import RiskSummary
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 SVG = "{http://www.w3.org/2000/svg}"

@@ -18,13 +18,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from reengage import audit
-from reengage.analytics import overview, performance, service, trends
 from reengage.auth.dependencies import get_session
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
 from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
 from reengage.domain.trends import METRICS, PERIODS
+from reengage.outreach import service as outreach
+from reengage.risk import service
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -183,7 +184,7 @@ def sign_out(
 def home(request: Request, session: DbSession, user: User) -> Response:
     where = _scope(session, user)
     metrics = service.risk_metrics(session, where)
-    cards = overview.overview(session, where)
+    cards = outreach.overview(session, where)
     session.commit()  # the standings they brought up to date (``standing_cache``)
     tiers = views.tier_rows(metrics.risk_summary, where.settings)
     return render(
@@ -373,7 +374,7 @@ def performance_page(
 ) -> Response:
     if timeframe not in TIMEFRAMES:
         timeframe = "last_30_days"
-    result = performance.performance(session, _scope(session, user), timeframe)
+    result = outreach.performance(session, _scope(session, user), timeframe)
     return render(
         request,
         "performance.html",
@@ -389,7 +390,7 @@ def performance_page(
 def trends_page(request: Request, session: DbSession, user: User, period: str = "30d") -> Response:
     if period not in PERIODS:
         period = "30d"
-    result = trends.trends(session, _scope(session, user), period, list(METRICS))
+    result = outreach.trends(session, _scope(session, user), period, list(METRICS))
     return render(
         request,
         "trends.html",

@@ -1,5 +1,5 @@
 """Shaping service results for the templates: labels, colours, chart series, the call
-list's query. Presentation only: every number comes from the analytics services."""
+list's query. Presentation only: every number comes from the risk and outreach services."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
-from reengage.analytics.schemas import Alerts, Performance, RiskSummary, Trends
 from reengage.dashboard.charts import Series, bar_chart, line_chart
 from reengage.domain import risk
 from reengage.domain.settings import OrgSettings
+from reengage.outreach.schemas import Performance, Trends
+from reengage.risk.schemas import Alerts, RiskSummary
 
 TIER_LABELS = {
     "critical": "Critical",

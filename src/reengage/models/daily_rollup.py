@@ -9,7 +9,7 @@ from reengage.db.base import Base
 class DailyRollup(Base):
     """Derived, per org: per calendar day (an ordinal in the org's timezone) and measure,
     the sum over every patient's ``attempt_outcomes`` and ``risk_spans`` rows (see
-    ``reengage.analytics.rollups`` for the measures). Day 0 holds all-time totals of the
+    ``reengage.derived.rollups`` for the measures). Day 0 holds all-time totals of the
     tier enter/leave measures, so that tier counts at a day's end read only the days after
     it. Kept by every write with the rows it sums; rebuilt with them."""
 

@@ -14,7 +14,7 @@ class DerivedStatus(Base):
     derived rows computed under ``settings_key``, ``daily_rollups`` equals their sums, and no
     timestamp those rows hold is later than ``latest_at``. Then, for an ``as_of`` at or after
     ``latest_at`` under those settings, no patient needs reading from their history (but for
-    those visiting later on as_of's day: see ``reengage.analytics.rollups``)."""
+    those visiting later on as_of's day: see ``reengage.derived.rollups``)."""
 
     __tablename__ = "derived_status"
 

@@ -11,11 +11,11 @@ from reengage.db.types import RecordId, UTCDateTime
 
 class Standing(Base):
     """Derived, per population patient: where they stand on the org's current day, as the
-    risk statement computes it (``reengage.analytics.risk_queries``, whose column names and
+    risk statement computes it (``reengage.derived.risk_statement``, whose column names and
     codes these are), valid from ``derived_status.standings_at`` until ``until_at``.
 
     A cache of a cache, so that the list and the risk metrics read stored values instead of
-    evaluating the rules for every patient on every request; ``reengage.analytics.standing_cache``
+    evaluating the rules for every patient on every request; ``reengage.derived.stored_standings``
     says when it is kept, used and rebuilt. A row whose ``until_at`` has passed (a write
     sets it to the epoch, with the values left as they were or empty) is recomputed before
     the table is read."""

@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-11-24 15:00:00
 
 Empty at first: each org's first analytics request builds its rows
-(``reengage.analytics.standing_cache``).
+(``reengage.derived.stored_standings``).
 """
 
 from collections.abc import Sequence

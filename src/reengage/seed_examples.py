@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 RISK_METRICS: dict[str, Any] = {
     "organization_id": "org_xxx",
     "risk_summary": {
@@ -113,3 +115,31 @@ TRENDS: dict[str, Any] = {
         "overall_improvement": True,
     },
 }
+
+
+SEED_EXAMPLES: dict[str, dict[str, Any]] = {
+    "/risk-metrics": RISK_METRICS,
+    "/performance": PERFORMANCE,
+    "/patients/prioritized": PRIORITIZED_LIST,
+    "/trends": TRENDS,
+}
+
+
+def seed_example(model: type[BaseModel], example: dict[str, Any]) -> dict[int | str, Any]:
+    """The 200 answer documented with the frontend team's own example of it (the seed's)."""
+    return {
+        200: {
+            "model": model,
+            "content": {"application/json": {"example": example}},
+            "description": "The figures; the example is the frontend team's request (the seed).",
+        }
+    }
+
+
+def restore_seed_examples(spec: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Put the seed's examples back whole into a generated OpenAPI document: FastAPI drops
+    every ``null`` from it, and with them the seed's ``"next_scheduled_appointment": null``."""
+    for path, example in SEED_EXAMPLES.items():
+        operation = spec["paths"][f"{prefix}{path}"]["get"]
+        operation["responses"]["200"]["content"]["application/json"]["example"] = example
+    return spec

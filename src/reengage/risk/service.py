@@ -17,15 +17,6 @@ from fractions import Fraction
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.analytics.schemas import (
-    Alerts,
-    HistoryItem,
-    ListSummary,
-    PrioritizedList,
-    PrioritizedPatient,
-    RiskMetrics,
-    RiskSummary,
-)
 from reengage.derived import histories, page_facts, risk_statement, rollups, stored_standings
 from reengage.derived.freshness import Freshness
 from reengage.domain import risk
@@ -45,6 +36,15 @@ from reengage.domain.standing import SORT_KEYS, Standing, Tally, listed
 from reengage.errors import Problem, RecordValidationError
 from reengage.models import Patient
 from reengage.orgs import service as orgs_service
+from reengage.risk.schemas import (
+    Alerts,
+    HistoryItem,
+    ListSummary,
+    PrioritizedList,
+    PrioritizedPatient,
+    RiskMetrics,
+    RiskSummary,
+)
 
 ALERT_FOR_FLAG = {
     risk.MISSED_APPT: "missed_appointments_14d",

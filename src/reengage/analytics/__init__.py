@@ -1,1 +1,0 @@
-"""The four analytics endpoints: risk metrics, the prioritized list, performance, trends."""
