@@ -56,14 +56,28 @@ def page_facts(
     missed visits are shown begin (each the first instant of that window's first day)."""
     facts: dict[str, PageFacts] = defaultdict(PageFacts)
     for chunk in id_chunks(ids):
-        _kept(session, org_id, chunk, facts)
-        _next_visits(session, org_id, chunk, as_of, facts)
-        _missed_visits(session, org_id, chunk, as_of, missed_since, facts)
-        _recent_attempts(session, org_id, chunk, as_of, since, facts)
+        page = _Chunk(session, org_id, chunk, as_of, since, missed_since, facts)
+        for read in (_kept, _next_visits, _missed_visits, _recent_attempts):
+            read(page)
     return facts
 
 
-def _kept(session: Session, org_id: str, ids: Sequence[str], out: dict[str, PageFacts]) -> None:
+@dataclass(frozen=True)
+class _Chunk:
+    """What each read below is asked for: some of the page's patients, and where to put
+    their figures."""
+
+    session: Session
+    org_id: str
+    ids: Sequence[str]
+    as_of: datetime
+    since: datetime
+    missed_since: datetime
+    out: dict[str, PageFacts]
+
+
+def _kept(page: _Chunk) -> None:
+    session, org_id, ids, out = page.session, page.org_id, page.ids, page.out
     s: Any = PatientState.__table__
     stmt = select(
         s.c.patient_id,
@@ -85,11 +99,10 @@ def _exists_at(a: Any, as_of: datetime) -> Any:
     return or_(a.c.booked_at.is_(None), a.c.booked_at <= as_of)
 
 
-def _next_visits(
-    session: Session, org_id: str, ids: Sequence[str], as_of: datetime, out: dict[str, PageFacts]
-) -> None:
+def _next_visits(page: _Chunk) -> None:
     """The earliest start after as_of of a visit that exists then and is not cancelled
     (``risk.next_appointment``)."""
+    session, org_id, ids, as_of, out = page.session, page.org_id, page.ids, page.as_of, page.out
     a: Any = Appointment.__table__
     stmt = (
         select(a.c.patient_id, func.min(a.c.starts_at))
@@ -106,17 +119,12 @@ def _next_visits(
         out[pid].next_appointment_at = upcoming_at
 
 
-def _missed_visits(
-    session: Session,
-    org_id: str,
-    ids: Sequence[str],
-    as_of: datetime,
-    since: datetime,
-    out: dict[str, PageFacts],
-) -> None:
+def _missed_visits(page: _Chunk) -> None:
     """no_show and late_cancelled visits that exist at as_of and started in the window from
-    ``since`` to as_of (``risk._missed``, uncapped: ``patient_state`` keeps only the latest
-    three, which is all the score counts)."""
+    ``missed_since`` to as_of (``risk._missed``, uncapped: ``patient_state`` keeps only the
+    latest three, which is all the score counts)."""
+    session, org_id, ids, as_of, out = page.session, page.org_id, page.ids, page.as_of, page.out
+    since = page.missed_since
     a: Any = Appointment.__table__
     stmt = (
         select(a.c.patient_id, func.count())
@@ -139,17 +147,12 @@ def _read(session: Session) -> Callable[[Any], Any]:
     return utc_instant if session.get_bind().dialect.name == "postgresql" else lambda c: c
 
 
-def _recent_attempts(
-    session: Session,
-    org_id: str,
-    ids: Sequence[str],
-    as_of: datetime,
-    since: datetime,
-    out: dict[str, PageFacts],
-) -> None:
+def _recent_attempts(page: _Chunk) -> None:
     """The attempts sent, by as_of, at or after the earlier of where the patient's latest
     attempts begin (``recent_from``) and ``since``: each patient's range of the patient
     index, joined from their state row."""
+    session, org_id, ids, as_of, out = page.session, page.org_id, page.ids, page.as_of, page.out
+    since = page.since
     c: Any = Communication.__table__
     s: Any = PatientState.__table__
     names = HISTORY_COLUMNS[Communication]
