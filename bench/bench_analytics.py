@@ -33,6 +33,7 @@ from reengage.config import Settings
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.demo import load_demo
+from reengage.orgs import service as orgs_service
 
 ORG = "org_bench"
 QUERIES = {
@@ -95,7 +96,7 @@ def main() -> None:
             migrate.upgrade(url)
             engine = make_engine(url)
             with clock.frozen_at(AS_OF), make_sessionmaker(engine)() as session:
-                auth_service.create_org(session, ORG, "Bench clinic", TIMEZONE)
+                orgs_service.create_org(session, ORG, "Bench clinic", TIMEZONE)
                 _, key = auth_service.create_key(session, ORG, "staff")
                 session.commit()
             started = time.perf_counter()

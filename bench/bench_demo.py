@@ -24,10 +24,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from reengage.auth import service as auth_service
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.demo import generate, load_demo
+from reengage.orgs import service as orgs_service
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # Fixed, so every run loads the same clinic and timings compare like with like.
@@ -76,7 +76,7 @@ def run(url: str, patients: int) -> tuple[int, float]:
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            auth_service.create_org(session, "org_bench", "Bench clinic", TIMEZONE)
+            orgs_service.create_org(session, "org_bench", "Bench clinic", TIMEZONE)
             session.commit()
         summary = load_demo(engine, "org_bench", patients, SEED, AS_OF)
     finally:

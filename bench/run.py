@@ -205,7 +205,7 @@ def prepare(url: str, patients: int, options: Options) -> tuple[str, dict[str, i
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            auth_service.create_org(session, ORG, "Bench clinic", TIMEZONE)
+            orgs_service.create_org(session, ORG, "Bench clinic", TIMEZONE)
             _, key = auth_service.create_key(session, ORG, "staff", "bench")
             session.commit()
         summary = load_demo(engine, ORG, patients, SEED, AS_OF, None, options)

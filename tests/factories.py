@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from reengage.auth import service as auth_service
 from reengage.db.engine import make_sessionmaker
 from reengage.domain.vocabulary import ROLES
+from reengage.orgs import service as orgs_service
 
 
 @dataclass
@@ -30,7 +31,7 @@ def make_org(engine: Engine, timezone: str = "UTC") -> OrgFixture:
     org_id = f"org_{uuid.uuid4().hex[:12]}"
     fixture = OrgFixture(id=org_id)
     with make_sessionmaker(engine)() as session:
-        auth_service.create_org(session, org_id, f"Test clinic {org_id}", timezone)
+        orgs_service.create_org(session, org_id, f"Test clinic {org_id}", timezone)
         for role in ROLES:
             row, key = auth_service.create_key(session, org_id, role)
             fixture.keys[role] = key

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from reengage.auth import service as auth_service
 from reengage.db.engine import make_sessionmaker
 from reengage.demo import Options, load_demo
 from reengage.demo.generator import Row, rows
+from reengage.orgs import service as orgs_service
 from reengage.outreach import service as outreach
 from reengage.risk import service
 from tests import test_demo as demo_checks
@@ -148,7 +148,7 @@ def test_duckdb_gives_the_apis_risk_metrics_and_performance(
 ) -> None:
     org_id = f"org_{uuid.uuid4().hex[:12]}"
     with make_sessionmaker(engine)() as session:
-        auth_service.create_org(session, org_id, "Bench check", TIMEZONE)
+        orgs_service.create_org(session, org_id, "Bench check", TIMEZONE)
         session.commit()
     load_demo(engine, org_id, 300, 4, AS_OF, options=THREE_YEARS)
     files = export(database_url, org_id, tmp_path)

@@ -17,6 +17,7 @@ from reengage.config import get_settings
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.logs import configure as configure_logging
+from reengage.orgs import service as orgs_service
 
 app = typer.Typer(
     help="reengage: patient reengagement analytics for outpatient clinics.", no_args_is_help=True
@@ -75,7 +76,7 @@ def orgs_create(
     """Create an org and print a new admin key (last line)."""
     with _sessions()() as session:
         try:
-            auth_service.create_org(session, org_id, name, timezone)
+            orgs_service.create_org(session, org_id, name, timezone)
             row, key = auth_service.create_key(session, org_id, "admin", "created with the org")
         except auth_service.AuthError as exc:
             _fail(str(exc))
@@ -156,7 +157,6 @@ def state_rebuild(
 ) -> None:
     """Recompute every patient's derived state from the records (safe to run any time)."""
     from reengage.derived import upkeep
-    from reengage.orgs import service as orgs_service
 
     with _sessions()() as session:
         for one in _org_ids(session, org_id):

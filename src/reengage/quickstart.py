@@ -19,6 +19,7 @@ from reengage.auth import service as auth_service
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.demo import load_demo
+from reengage.orgs import service as orgs_service
 from reengage.records import repository as records_repository
 
 DEMO_ORG = "org_demo"
@@ -53,7 +54,7 @@ def _demo_org_is_empty(engine: Engine) -> bool:
     load, which keeps nothing, so the next run tries again)."""
     with make_sessionmaker(engine)() as session:
         if repository.get_org(session, DEMO_ORG) is None:
-            auth_service.create_org(session, DEMO_ORG, DEMO_NAME, DEMO_TIMEZONE)
+            orgs_service.create_org(session, DEMO_ORG, DEMO_NAME, DEMO_TIMEZONE)
             session.commit()
         return records_repository.count_patients(session, DEMO_ORG) == 0
 

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the request's session, its principal, and org/role checks.
+"""FastAPI dependencies: the request's principal, and org/role checks (the request's session
+is ``reengage.db.session``'s).
 
 A key used on another org's path gets exactly what a missing org gets (404), so nobody can
 learn which org ids exist. Only a key of the right org learns that its role falls short (403).
@@ -6,24 +7,15 @@ learn which org ids exist. Only a key of the right org learns that its role fall
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request
-from sqlalchemy.orm import Session
 
 from reengage.auth.principal import Principal
 from reengage.wording import with_article
 
 OrgId = Annotated[str, Path(description="The organization's id, e.g. org_demo")]
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessions()
-    try:
-        yield session
-    finally:
-        session.close()
 
 
 def get_principal(request: Request) -> Principal:
@@ -45,6 +37,3 @@ def require(permission: str) -> Callable[..., Principal]:
         return principal
 
     return check
-
-
-SessionDep = Annotated[Session, Depends(get_session)]

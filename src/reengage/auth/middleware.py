@@ -85,10 +85,10 @@ class ApiAuthMiddleware:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        with self.sessions() as session:
-            principal = authenticate(session, token.strip())
-            session.commit()
-        return principal
+        # Its own unit of work, before the request's: the key's last use (``authenticate``)
+        # stands whatever the request then does.
+        with self.sessions.begin() as session:
+            return authenticate(session, token.strip())
 
 
 def _foreign_org(path: str, principal: Principal) -> bool:

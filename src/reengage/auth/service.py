@@ -1,8 +1,8 @@
-"""Orgs and keys: creating, listing, revoking, and turning a presented key into a Principal."""
+"""Keys: creating, listing, revoking, and turning a presented key into a Principal. Orgs are
+created by ``reengage.orgs.service``; here they are only read."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -11,42 +11,15 @@ from reengage import clock
 from reengage.auth import repository
 from reengage.auth.keys import hash_key, new_key
 from reengage.auth.principal import Principal
-from reengage.derived import status
-from reengage.domain.settings import OrgSettings
 from reengage.domain.vocabulary import ROLES
-from reengage.models import ApiKey, Org
+from reengage.models import ApiKey
 
-ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,62}$")
 # Recording last use on every request would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
 class AuthError(ValueError):
     """A refused org or key operation; the message is fit to show the operator."""
-
-
-def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") -> Org:
-    if not ORG_ID_PATTERN.match(org_id):
-        raise AuthError(
-            "org id must be 2-63 characters: lowercase letters, digits, _ and -, "
-            "starting with a letter or digit"
-        )
-    if not name.strip():
-        raise AuthError("org name must not be empty")
-    if repository.get_org(session, org_id) is not None:
-        raise AuthError(f"org '{org_id}' already exists")
-    try:
-        settings = OrgSettings(timezone=timezone)
-    except ValueError:
-        raise AuthError(
-            f"unknown timezone '{timezone}': use an IANA name such as 'Australia/Sydney'"
-        ) from None
-    org = Org(id=org_id, name=name.strip(), settings=settings.model_dump(), created_at=clock.now())
-    repository.add(session, org)
-    session.flush()
-    # No patients yet, so every derived row there is (none) is complete and summed.
-    status.put(session, org_id, settings.derivation_key(), None)
-    return org
 
 
 def create_key(

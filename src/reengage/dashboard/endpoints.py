@@ -18,9 +18,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from reengage import audit
-from reengage.auth.dependencies import get_session
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
+from reengage.db.session import KeepsWrites, SessionDep
 from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
 from reengage.domain.trends import METRICS, PERIODS
@@ -34,7 +34,7 @@ templates.env.globals.update(views.GLOBALS)
 COOKIE = "reengage_session"
 
 router = APIRouter(include_in_schema=False)
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = SessionDep
 
 
 class PageError(Exception):
@@ -54,7 +54,7 @@ def page_error(request: Request, exc: Exception) -> Response:
     )
 
 
-class SignInRequired(Exception):
+class SignInRequired(KeepsWrites):
     """Raised by ``signed_in``; answered with a redirect to the sign-in page."""
 
     def __init__(self, next_path: str, clear_cookie: bool) -> None:
@@ -72,8 +72,7 @@ def sign_in_redirect(request: Request, exc: Exception) -> Response:
 
 def signed_in(request: Request, session: DbSession) -> SignedIn:
     token = request.cookies.get(COOKIE)
-    user = sessions.resolve(session, token)
-    session.commit()  # the session's last-seen time, or its removal
+    user = sessions.resolve(session, token)  # writes its last-seen time, or its removal
     if user is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequired(target if request.method == "GET" else "/", token is not None)
@@ -126,9 +125,7 @@ def _scope(session: Session, user: SignedIn) -> Scope:
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, session: DbSession, next: str = "/") -> Response:
     if sessions.resolve(session, request.cookies.get(COOKIE)) is not None:
-        session.commit()
         return RedirectResponse(views.safe_next(next), status_code=303)
-    session.commit()
     signed_out = request.query_params.get("signed_out") == "1"
     return render(request, "sign_in.html", None, next=views.safe_next(next), signed_out=signed_out)
 
@@ -152,7 +149,6 @@ def sign_in(
             error=str(exc),
             next=views.safe_next(next),
         )
-    session.commit()
     response = RedirectResponse(views.safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
@@ -171,7 +167,6 @@ def sign_out(
 ) -> Response:
     check_csrf(user, csrf_token)
     sessions.sign_out(session, user)
-    session.commit()
     response = RedirectResponse("/sign-in?signed_out=1", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -185,7 +180,6 @@ def home(request: Request, session: DbSession, user: User) -> Response:
     where = _scope(session, user)
     metrics = service.risk_metrics(session, where)
     cards = outreach.overview(session, where)
-    session.commit()  # the standings they brought up to date (``standing_cache``)
     tiers = views.tier_rows(metrics.risk_summary, where.settings)
     return render(
         request,
@@ -224,7 +218,6 @@ def call_list(request: Request, session: DbSession, user: PatientReader) -> Resp
         query.offset,
     )
     audit.record_access(session, request, user.principal, "read", [p.id for p in result.patients])
-    session.commit()
     return render(request, "patients.html", user, page="patients", query=query, result=result)
 
 
@@ -242,7 +235,6 @@ def _patient_page(
     if found is None or entry is None:
         raise PageError(404, "No such patient in this clinic.")
     audit.record_access(session, request, user.principal, "read", [patient_id])
-    session.commit()
     return render(
         request,
         "patient.html",
@@ -291,7 +283,6 @@ def _after_action(
             request, session, user, patient_id, status_code=422, error=exc.reason, field=exc.field
         )
     audit.record_access(session, request, user.principal, "write", [patient_id])
-    session.commit()
     params = urlencode({"done": recorded.message, "back": views.safe_next(back)})
     return RedirectResponse(f"/patients/{quote(patient_id)}?{params}", status_code=303)
 

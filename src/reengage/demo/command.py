@@ -21,6 +21,7 @@ from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.demo.loader import DemoError, Progress, load_demo
 from reengage.models import ApiKey, Org
+from reengage.orgs import service as orgs_service
 
 DEFAULT_NAME = "Demo physiotherapy clinic"
 
@@ -106,7 +107,7 @@ def _ensure_org(
                 )
             return None
         try:
-            auth_service.create_org(session, org_id, name or DEFAULT_NAME, timezone or "UTC")
+            orgs_service.create_org(session, org_id, name or DEFAULT_NAME, timezone or "UTC")
             row, key = auth_service.create_key(session, org_id, "admin", "created with the demo")
         except auth_service.AuthError as exc:
             _fail(str(exc))

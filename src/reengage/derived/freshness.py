@@ -88,8 +88,8 @@ RowsKind = Literal["instants", "days"]
 
 
 class Freshness:
-    """What the caches may answer for one scope: the org's status read once, and, when asked
-    for, who visits later today and who is unsettled (each found at most once).
+    """What the caches may answer for one scope: the org's status, who visits later today
+    and who is unsettled, each found when first asked for and at most once.
 
     ``kind``: "instants" for readers of instant-valued rows only (the risk rules and the
     prediction: ``patient_state``, ``attempt_outcomes``), "days" for readers of day counts
@@ -98,9 +98,18 @@ class Freshness:
     def __init__(self, session: Session, scope: Scope) -> None:
         self.session = session
         self.scope = scope
-        self.status = status.read(session, scope.org_id)
-        self.complete = rows_answer(self.status, scope)
         self._histories: dict[RowsKind, list[PatientHistory]] = {}
+
+    @cached_property
+    def status(self) -> Status | None:
+        """The org's status row, read once (and not at all by a request the stored
+        standings answer: they read it in their own statement)."""
+        return status.read(self.session, self.scope.org_id)
+
+    @cached_property
+    def complete(self) -> bool:
+        """The status vouches for every patient's rows at as_of (``rows_answer``)."""
+        return rows_answer(self.status, self.scope)
 
     @cached_property
     def visiting_ids(self) -> tuple[str, ...]:

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict
 
 from reengage.auth import service as auth_service
-from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.dependencies import OrgId, require
 from reengage.auth.principal import Principal
+from reengage.db.session import SessionDep
 from reengage.domain.settings import OrgSettings
 from reengage.domain.vocabulary import Role
 from reengage.errors import pattern
@@ -41,7 +42,6 @@ def patch_settings(
     _: SettingsAdmin,
 ) -> OrgSettings:
     updated = service.patch_settings(session, org_id, patch)
-    session.commit()
     return updated
 
 
@@ -77,7 +77,6 @@ def list_keys(org_id: OrgId, session: SessionDep, _: KeysAdmin) -> list[Any]:
 )
 def create_key(org_id: OrgId, body: NewKeyIn, session: SessionDep, _: KeysAdmin) -> NewKeyOut:
     row, key = auth_service.create_key(session, org_id, body.role, body.label)
-    session.commit()
     return NewKeyOut(**KeyOut.model_validate(row).model_dump(), key=key)
 
 
@@ -94,5 +93,4 @@ def revoke_key(
         row = auth_service.revoke_key(session, key_id, org_id)
     except auth_service.AuthError:
         raise HTTPException(404, f"no key '{key_id}' in this org") from None
-    session.commit()
     return row

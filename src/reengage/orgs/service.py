@@ -1,14 +1,44 @@
-"""Reading and changing an org's settings."""
+"""Creating orgs, and reading and changing their settings."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from reengage import clock
 from reengage.auth import repository
-from reengage.derived import upkeep
+from reengage.auth.service import AuthError
+from reengage.derived import status, upkeep
 from reengage.domain.settings import OrgSettings, merge_patch
+from reengage.models import Org
+
+ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,62}$")
+
+
+def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") -> Org:
+    if not ORG_ID_PATTERN.match(org_id):
+        raise AuthError(
+            "org id must be 2-63 characters: lowercase letters, digits, _ and -, "
+            "starting with a letter or digit"
+        )
+    if not name.strip():
+        raise AuthError("org name must not be empty")
+    if repository.get_org(session, org_id) is not None:
+        raise AuthError(f"org '{org_id}' already exists")
+    try:
+        settings = OrgSettings(timezone=timezone)
+    except ValueError:
+        raise AuthError(
+            f"unknown timezone '{timezone}': use an IANA name such as 'Australia/Sydney'"
+        ) from None
+    org = Org(id=org_id, name=name.strip(), settings=settings.model_dump(), created_at=clock.now())
+    repository.add(session, org)
+    session.flush()
+    # No patients yet, so every derived row there is (none) is complete and summed.
+    status.put(session, org_id, settings.derivation_key(), None)
+    return org
 
 
 def get_settings(session: Session, org_id: str) -> OrgSettings:

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from reengage import seed_examples
-from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.dependencies import OrgId, require
 from reengage.auth.principal import Principal
+from reengage.db.session import SessionDep
 from reengage.domain.trends import METRICS as TREND_METRICS
 from reengage.errors import Problem, RecordValidationError
 from reengage.outreach import service
@@ -35,9 +36,7 @@ Analyst = Annotated[Principal, Depends(require("analytics"))]
     dependencies=[Depends(only_params("as_of"))],
 )
 def get_overview(org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None) -> Overview:
-    result = service.overview(session, scope(session, org_id, as_of))
-    session.commit()  # the standings it brought up to date (``standing_cache``)
-    return result
+    return service.overview(session, scope(session, org_id, as_of))
 
 
 @router.get(

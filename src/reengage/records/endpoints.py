@@ -1,4 +1,5 @@
-"""Routes for the four record kinds and the batch. Thin: parse, authorize, call, commit, shape.
+"""Routes for the four record kinds and the batch. Thin: parse, authorize, call, shape (the
+request's session commits: ``db.session``).
 
 The per-kind routes are built by one factory so that every kind behaves identically.
 """
@@ -6,12 +7,11 @@ The per-kind routes are built by one factory so that every kind behaves identica
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from reengage import audit
-from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.dependencies import OrgId, require
 from reengage.auth.principal import Principal
+from reengage.db.session import SessionDep
 from reengage.errors import Problem, RecordValidationError
 from reengage.records import service
 from reengage.records.kinds import KINDS, RecordKind
@@ -26,15 +26,6 @@ RecordIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="The client-c
 # Far past any org's size, and well inside the databases' 64-bit OFFSET (an unbounded one
 # made a 500 of ?offset=100000000000000000000).
 MAX_OFFSET = 1_000_000_000
-
-
-def _commit(session: Session) -> None:
-    """Commit, turning a lost race between two writers of the same new id into a clean 409."""
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise HTTPException(409, "a concurrent request wrote the same record; retry") from None
 
 
 def _patient_ids(kind: RecordKind, rows: list[Any]) -> list[str]:
@@ -57,7 +48,6 @@ def _add_kind_routes(kind: RecordKind) -> None:
         created = service.upsert_one(session, org_id, kind, record_id, body)
         row = service.get_record(session, org_id, kind, record_id)
         audit.record_access(session, request, principal, "write", _patient_ids(kind, [row]))
-        _commit(session)
         response.status_code = 201 if created else 200
         return out.model_validate(row)
 
@@ -72,7 +62,6 @@ def _add_kind_routes(kind: RecordKind) -> None:
         if row is None:
             raise HTTPException(404, f"no {kind.singular} '{record_id}' in this org")
         audit.record_access(session, request, principal, "read", _patient_ids(kind, [row]))
-        session.commit()
         return out.model_validate(row)
 
     def list_records(
@@ -97,7 +86,6 @@ def _add_kind_routes(kind: RecordKind) -> None:
             )
         rows, total = service.list_records(session, org_id, kind, limit, offset, patient_id)
         audit.record_access(session, request, principal, "read", _patient_ids(kind, rows))
-        session.commit()
         items = [out.model_validate(row).model_dump(mode="json") for row in rows]
         return Page(items=items, total=total, limit=limit, offset=offset)
 
@@ -149,5 +137,4 @@ def post_batch(
         result.touched_patient_ids,
         count=sum(len(getattr(body, kind.name)) for kind in KINDS),
     )
-    _commit(session)
     return BatchOut(**result.counts)

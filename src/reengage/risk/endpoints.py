@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from reengage import audit, seed_examples
-from reengage.auth.dependencies import OrgId, SessionDep, require
+from reengage.auth.dependencies import OrgId, require
 from reengage.auth.principal import Principal
+from reengage.db.session import SessionDep
 from reengage.query_params import PREFIX, AsOf, only_params
 from reengage.risk import service
 from reengage.risk.schemas import (
@@ -37,9 +38,7 @@ ListReader = Annotated[Principal, Depends(require("read_patients"))]
 def get_risk_metrics(
     org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None
 ) -> RiskMetrics:
-    result = service.risk_metrics(session, service.scope(session, org_id, as_of))
-    session.commit()  # the standings it brought up to date (``standing_cache``)
-    return result
+    return service.risk_metrics(session, service.scope(session, org_id, as_of))
 
 
 @router.get(
@@ -78,5 +77,4 @@ def get_prioritized(
         session, where, risk_level, action_required, sort_by, limit, offset
     )
     audit.record_access(session, request, principal, "read", [p.id for p in result.patients])
-    session.commit()
     return result
