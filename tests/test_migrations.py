@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from typer.testing import CliRunner
 
 import reengage.models  # noqa: F401  (registers every table)
@@ -109,5 +111,61 @@ def test_0007_sets_existing_orgs_aside_until_their_rows_are_rebuilt(
             with make_sessionmaker(engine)() as session:
                 status = session.get(DerivedStatus, org.id)
                 assert status is not None and status.standings_at is not None  # kept path
+    finally:
+        engine.dispose()
+
+
+def _audit_rows(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT org_id, id, route, record_count FROM audit_log"))
+        return sorted(tuple(row) for row in rows)
+
+
+def _without_ids(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted((org_id, route, count) for org_id, _, route, count in rows)
+
+
+def test_0008_keys_the_audit_log_by_org_and_keeps_every_entry(fresh_url: str) -> None:
+    """Entries written before 0008 stay as they were; after it, each org's new entries
+    take ids after its own largest (SQLite) or from the sequence (PostgreSQL), and the
+    step goes back down and up again without losing one."""
+    migrate.upgrade(fresh_url, "0007")
+    engine = make_engine(fresh_url)
+    try:
+        first, second = make_org(engine), make_org(engine)
+        with engine.begin() as conn:  # as the code before 0008 wrote them: the id left out
+            for n, org in enumerate((first, second, first)):
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_log (org_id, key_id, role, method, route, action,"
+                        " patient_ids, record_count, client_ip, at) VALUES (:org, 'k', 'staff',"
+                        " 'GET', '/old', 'read', '[]', :n, NULL, '2026-12-01 00:00:00')"
+                    ),
+                    {"org": org.id, "n": n},
+                )
+        before = _audit_rows(engine)
+        assert [row[0] for row in before].count(first.id) == 2
+        migrate.upgrade(fresh_url, "head")
+        assert _audit_rows(engine) == before
+        key = inspect(engine).get_pk_constraint("audit_log")["constrained_columns"]
+        assert key == ["org_id", "id"]
+        with TestClient(create_app(engine=engine)) as client:
+            for org in (first, second):
+                r = client.get(org.url("/patients"), headers=org.headers())
+                assert r.status_code == 200, r.text
+        after = _audit_rows(engine)
+        assert set(before) < set(after) and len(after) == len(before) + 2
+        for org in (first, second):
+            ids = [row[1] for row in after if row[0] == org.id]
+            assert len(ids) == len(set(ids))
+            newest = [row[1] for row in after if row[0] == org.id and row not in before]
+            assert newest[0] > max(row[1] for row in before if row[0] == org.id)
+        command.downgrade(migrate.alembic_config(fresh_url), "0007")
+        assert inspect(engine).get_pk_constraint("audit_log")["constrained_columns"] == ["id"]
+        down = _audit_rows(engine)
+        assert _without_ids(down) == _without_ids(after)  # SQLite numbers them anew
+        assert len({row[1] for row in down}) == len(down)
+        migrate.upgrade(fresh_url, "head")
+        assert _audit_rows(engine) == down
     finally:
         engine.dispose()

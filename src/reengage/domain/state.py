@@ -16,7 +16,7 @@ page reads a few values per patient instead of records in proportion to their hi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from reengage.domain.calendar import local_date
@@ -25,6 +25,8 @@ from reengage.domain.outreach import HISTORY_LENGTH, count_parts_of_day
 from reengage.domain.risk import MISSED_STATUSES, MISSED_TRACKED
 
 HAPPENED_STATUSES = frozenset({"completed"}) | MISSED_STATUSES
+# An instant after every record: the history seen whole.
+AFTER_ALL = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -58,41 +60,32 @@ def summarize(history: PatientHistory, zone: ZoneInfo) -> PatientState:
 
     start = history.start()
     moments: list[datetime] = [start]
-    contacts: list[datetime] = []
     future_until: datetime | None = None
     missed: list[datetime] = []
     completed: list[datetime] = []
     for appt in history.appointments:
         if appt.booked_at is not None:
             moments.append(appt.booked_at)
-            contacts.append(appt.booked_at)
         if appt.status in HAPPENED_STATUSES:
             moments.append(appt.starts_at)
         if appt.status == "completed":
-            contacts.append(appt.starts_at)
             completed.append(appt.starts_at)
         if appt.status in MISSED_STATUSES:
             missed.append(appt.starts_at)
         if appt.status != "cancelled" and (future_until is None or appt.starts_at > future_until):
             future_until = appt.starts_at
-    failed: list[datetime] = []
-    attempts: list[datetime] = []
-    successes: list[datetime] = []
+    # Contact, success and failure as the rules define them (``PatientHistory``), seen from
+    # after every record: the state answers for any as_of at or after its horizon.
+    contacts = list(history.contact_times(AFTER_ALL))
+    sent = history.attempts(AFTER_ALL)
+    attempts = [c.sent_at for c in sent]
+    successes = [t for c in sent if (t := c.success_at(AFTER_ALL)) is not None]
+    failed = [c.sent_at for c in sent if c.failed_by(AFTER_ALL) or c.unconnected_call(AFTER_ALL)]
+    moments += successes
     for comm in history.communications:
         moments.append(comm.sent_at)
-        if comm.direction == "inbound":
-            contacts.append(comm.sent_at)
-            continue
-        attempts.append(comm.sent_at)
-        success = comm.connected_at if comm.channel == "phone" else comm.responded_at
-        if success is not None:
-            moments.append(success)
-            contacts.append(success)
-            successes.append(success)
-        if comm.failed_at is not None:
+        if comm.is_attempt and comm.failed_at is not None:
             moments.append(comm.failed_at)
-        if comm.failed_at is not None or (comm.channel == "phone" and success is None):
-            failed.append(comm.sent_at)
     open_due: list[datetime] = []
     for followup in history.followups:
         if followup.completed_at is None:

@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    FetchedValue,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
@@ -17,10 +25,12 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
+    # Keyed by org first, like every tenant table (a Citus distribution key). The id comes
+    # from PostgreSQL's sequence, or on SQLite from the org's largest (``audit.record_access``).
     org_id: Mapped[str] = mapped_column(String(64))
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), server_default=FetchedValue()
+    )
     key_id: Mapped[str] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(16))
     method: Mapped[str] = mapped_column(String(8))
@@ -32,4 +42,7 @@ class AuditEntry(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_audit_log_org_at", "org_id", "at"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("org_id", "id"),
+        Index("ix_audit_log_org_at", "org_id", "at"),
+    )
