@@ -16,17 +16,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reengage.domain.history import Appointment, Communication
+from reengage.domain.history import Appointment, Communication, PatientHistory
 from reengage.domain.outreach import (
     HistoryEntry,
-    best_contact_time,
+    best_part,
     conversion,
+    count_parts_of_day,
     followed_by_contact,
     part_of_day,
-    previous_response_rate,
     rate,
     reengagement_history,
     round_one_decimal,
+    success_times,
 )
 from tests.domain.builders import (
     AS_OF,
@@ -73,6 +74,17 @@ def test_rate_is_a_percentage_rounded_to_one_decimal(
     numerator: int, denominator: int, expected: float | None
 ) -> None:
     assert rate(numerator, denominator) == expected
+
+
+def previous_response_rate(history: PatientHistory, as_of: datetime) -> float | None:
+    """The entry's field as the list computes it (``risk.service``): successful contacts
+    over outreach attempts, as a percentage."""
+    return rate(len(success_times(history, as_of)), len(history.attempts(as_of)))
+
+
+def best_contact_time(history: PatientHistory, as_of: datetime, zone: ZoneInfo) -> str | None:
+    """The entry's field as the list computes it: the part of day with most successes."""
+    return best_part(count_parts_of_day(success_times(history, as_of), zone))
 
 
 def test_round_one_decimal_rounds_halves_away_from_zero() -> None:

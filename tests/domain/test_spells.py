@@ -15,15 +15,15 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reengage.domain.calendar import local_date
+from reengage.domain.calendar import local_date, state_instant
 from reengage.domain.history import Appointment, Communication, PatientHistory
+from reengage.domain.risk import in_population, tier_at
 from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import (
     Spell,
     at_risk_at_end_of,
     at_risk_spells,
     risk_spans,
-    tier_at_end_of,
 )
 from tests.domain.builders import (
     AS_OF,
@@ -46,6 +46,17 @@ IN_SYDNEY = org_settings(timezone="Australia/Sydney")
 # Registered 35 days ago, last heard from 30 days ago: medium from the end of day(16).
 REGISTERED = ago(35, 9)
 LAST_HEARD = inbound(ago(30, 9))
+
+
+def tier_at_end_of(
+    history: PatientHistory, day: date, as_of: datetime, settings: OrgSettings
+) -> str | None:
+    """The tier at the end of ``day``, asked of the history itself (what the spans are held
+    to); None when the patient is not in the population."""
+    instant = state_instant(day, as_of, settings.zone())
+    if not in_population(history, instant):
+        return None
+    return tier_at(history, instant, settings)
 
 
 def spells(

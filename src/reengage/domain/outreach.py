@@ -45,27 +45,8 @@ def part_of_day(instant: datetime, zone: ZoneInfo) -> str:
     return "evening"
 
 
-def previous_response_rate(history: PatientHistory, as_of: datetime) -> float | None:
-    """The patient's successful contacts over their outreach attempts, as a percentage."""
-    attempts = history.attempts(as_of)
-    successes = sum(1 for c in attempts if c.success_at(as_of) is not None)
-    return rate(successes, len(attempts))
-
-
-def best_contact_time(history: PatientHistory, as_of: datetime, zone: ZoneInfo) -> str | None:
-    """The part of day in which the patient most often responded or connected; ties go to
-    the earlier part; None with no such history."""
-    return best_part_of_day(success_times(history, as_of), zone)
-
-
 def success_times(history: PatientHistory, as_of: datetime) -> list[datetime]:
     return [t for c in history.attempts(as_of) if (t := c.success_at(as_of)) is not None]
-
-
-def best_part_of_day(times: Iterable[datetime], zone: ZoneInfo) -> str | None:
-    """The part of day most of ``times`` fall in; ties go to the earlier part; None when
-    there are none."""
-    return best_part(count_parts_of_day(times, zone))
 
 
 def count_parts_of_day(times: Iterable[datetime], zone: ZoneInfo) -> tuple[int, ...]:

@@ -98,10 +98,6 @@ class Assessment:
     attempted_last_7_days: bool = False
 
     @property
-    def has_future_appointment(self) -> bool:
-        return self.next_appointment_at is not None
-
-    @property
     def at_risk(self) -> bool:
         return is_at_risk(self.tier)
 

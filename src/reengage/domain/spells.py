@@ -102,16 +102,6 @@ def settled(history: PatientHistory, settings: OrgSettings) -> datetime:
     return min(latest + timedelta(days=days), SETTLE_LIMIT)
 
 
-def tier_at_end_of(
-    history: PatientHistory, day: date, as_of: datetime, settings: OrgSettings
-) -> str | None:
-    """The tier at the end of ``day``; None when the patient is not in the population."""
-    instant = state_instant(day, as_of, settings.zone())
-    if not in_population(history, instant):
-        return None
-    return tier_at(history, instant, settings)
-
-
 def risk_spans(
     history: PatientHistory,
     as_of: datetime,
@@ -120,7 +110,8 @@ def risk_spans(
 ) -> list[Span]:
     """The at-risk tiers a patient went through, day by day, grouped in spells; for the
     derived ``risk_spans`` table, which answers trends without reading histories. Tiers
-    come from a ``TierTimeline`` (``tier_at_end_of`` would read the history once per day):
+    come from a ``TierTimeline`` (asking ``risk.tier_at`` day by day would read the history
+    once per day):
     ``timeline``, the history's, when the caller has one."""
     zone = settings.zone()
     today = local_date(as_of, zone)

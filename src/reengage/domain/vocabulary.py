@@ -3,7 +3,7 @@ timestamps each kind of communication may have."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 PatientStatus = Literal["active", "discharged", "inactive", "deceased"]
 AppointmentStatus = Literal["scheduled", "completed", "no_show", "late_cancelled", "cancelled"]
@@ -11,17 +11,9 @@ Channel = Literal["sms", "email", "phone"]
 Direction = Literal["outbound", "inbound"]
 Role = Literal["admin", "staff", "ingest", "viewer"]
 
-PATIENT_STATUSES: tuple[str, ...] = ("active", "discharged", "inactive", "deceased")
-APPOINTMENT_STATUSES: tuple[str, ...] = (
-    "scheduled",
-    "completed",
-    "no_show",
-    "late_cancelled",
-    "cancelled",
-)
-CHANNELS: tuple[str, ...] = ("sms", "email", "phone")
-DIRECTIONS: tuple[str, ...] = ("outbound", "inbound")
-ROLES: tuple[str, ...] = ("admin", "staff", "ingest", "viewer")
+# The tuples the code loops over, read from the types above (written once).
+CHANNELS: tuple[str, ...] = get_args(Channel)
+ROLES: tuple[str, ...] = get_args(Role)
 
 # Optional timestamps of a communication, besides the required ``sent_at``.
 COMMUNICATION_TIMESTAMPS: tuple[str, ...] = (

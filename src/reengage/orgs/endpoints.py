@@ -19,7 +19,6 @@ from reengage.orgs import service
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["settings and keys"])
 KEY_ID = pattern(r"^[0-9a-f]{1,32}$", "must be a key id: 1-32 lowercase hexadecimal digits")
-KeyIdPath = Annotated[str, Path(pattern=KEY_ID, description="The key's id, as the key list shows")]
 
 SettingsAdmin = Annotated[Principal, Depends(require("settings"))]
 KeysAdmin = Annotated[Principal, Depends(require("keys"))]
