@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from reengage.auth import service as auth_service
@@ -111,3 +113,94 @@ def inbound(cid: str, pid: str, sent_at: str) -> dict[str, Any]:
     return communication(
         cid, pid, direction="inbound", sent_at=sent_at, delivered_at=None, responded_at=None
     )
+
+
+def load_clinic(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    booked_engaged: bool,
+) -> OrgFixture:
+    """A new org in ``zone`` holding the clinic, with booked patients engaged or not."""
+    org = make_org(engine, timezone=zone)
+    if not booked_engaged:
+        r = client.patch(
+            org.url("/settings"),
+            json={"booked_patients_are_engaged": False},
+            headers=org.headers(),
+        )
+        assert r.status_code == 200
+    r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
+    assert r.status_code == 200, r.text
+    return org
+
+
+OVERVIEW_AS_OF = "2026-06-30T12:00:00+00:00"
+OVERVIEW_NOW = datetime.fromisoformat(OVERVIEW_AS_OF)
+
+
+def _visit(aid: str, pid: str, day: str, status: str = "completed") -> dict[str, Any]:
+    return appointment(aid, pid, starts_at=f"{day}T10:00:00+00:00", booked_at=None, status=status)
+
+
+def _clinic() -> dict[str, list[dict[str, Any]]]:
+    """An org in UTC, seen at 2026-06-30 12:00 (the last 7 days: 06-24..06-30; the last 30:
+    06-01..06-30; the 30 before: 05-02..05-31).
+
+    - A: last visit 05-01 (60 days: critical, at risk since 05-15); SMS on 06-25.
+    - B: last visit 05-20 (41 days: high); never contacted.
+    - C: last visit 05-01 (at risk since 05-15); a call on 06-10 connects and books a visit
+      for 07-05: reached while at risk, reengaged that day, engaged now.
+    - D: last visit 05-25 (36 days: high, at risk since 06-08); an SMS on 06-20, unanswered.
+    - E: a visit on 06-28 (engaged).
+    - F: discharged; would be critical, but is not in the population.
+    - G: last visit 04-01 (at risk since 04-15); an SMS on 05-20, answered on 05-21 with a
+      booking for 07-10: the previous window's one reached and reengaged patient.
+    """
+    patients = [patient(pid, registered_at="2026-01-05T09:00:00+00:00") for pid in "ABCDEG"] + [
+        patient("F", status="discharged", registered_at="2026-01-05T09:00:00+00:00")
+    ]
+    appointments = [
+        _visit("a-A", "A", "2026-05-01"),
+        _visit("a-B", "B", "2026-05-20"),
+        _visit("a-C", "C", "2026-05-01"),
+        appointment(
+            "a-C2",
+            "C",
+            starts_at="2026-07-05T10:00:00+00:00",
+            booked_at="2026-06-10T10:30:00+00:00",
+            status="scheduled",
+        ),
+        _visit("a-D", "D", "2026-05-25"),
+        _visit("a-E", "E", "2026-06-28"),
+        _visit("a-F", "F", "2026-04-01"),
+        _visit("a-G", "G", "2026-04-01"),
+        appointment(
+            "a-G2",
+            "G",
+            starts_at="2026-07-10T10:00:00+00:00",
+            booked_at="2026-05-21T11:00:00+00:00",
+            status="scheduled",
+        ),
+    ]
+    communications = [
+        outbound("c-A", "A", "sms", "2026-06-25T09:00:00+00:00"),
+        outbound(
+            "c-C",
+            "C",
+            "phone",
+            "2026-06-10T10:00:00+00:00",
+            connected_at="2026-06-10T10:00:30+00:00",
+        ),
+        outbound("c-D", "D", "sms", "2026-06-20T09:00:00+00:00"),
+        outbound(
+            "c-G",
+            "G",
+            "sms",
+            "2026-05-20T09:00:00+00:00",
+            delivered_at="2026-05-20T09:00:05+00:00",
+            responded_at="2026-05-21T08:00:00+00:00",
+        ),
+    ]
+    return {"patients": patients, "appointments": appointments, "communications": communications}

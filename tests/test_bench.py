@@ -28,7 +28,7 @@ from reengage.demo.generator import Row, rows
 from reengage.orgs import service as orgs_service
 from reengage.outreach import service as outreach
 from reengage.risk import service
-from tests import test_demo as demo_checks
+from tests import demo_rules
 from tests.conftest import DATABASES, PG_ADMIN_URL
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -36,8 +36,8 @@ sys.path.insert(0, str(BENCH))
 from duckdb_reference import Reference, export, mismatches  # noqa: E402
 from run import ENDPOINTS, MOVING, NINE_YEARS, THREE_YEARS  # noqa: E402
 
-AS_OF = demo_checks.AS_OF
-TIMEZONE = demo_checks.TIMEZONE
+AS_OF = demo_rules.AS_OF
+TIMEZONE = demo_rules.TIMEZONE
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +48,15 @@ def three_years() -> dict[str, list[Row]]:
 @pytest.mark.parametrize(
     "check",
     [
-        demo_checks.test_rows_hold_exactly_the_model_columns_with_utc_datetimes,
-        demo_checks.test_every_record_passes_the_api_validation_unchanged,
-        demo_checks.test_nothing_happens_after_as_of_except_appointments_booked_before_it,
-        demo_checks.test_outcome_rates_land_in_the_published_ranges,
-        demo_checks.test_outreach_never_uses_an_opted_out_or_unreachable_channel,
-        demo_checks.test_contact_details_are_fake_and_well_formed,
-        demo_checks.test_appointments_fall_in_the_clinics_local_opening_hours,
+        demo_rules.check_rows_hold_exactly_the_model_columns_with_utc_datetimes,
+        demo_rules.check_every_record_passes_the_api_validation_unchanged,
+        demo_rules.check_nothing_happens_after_as_of_except_appointments_booked_before_it,
+        demo_rules.check_outcome_rates_land_in_the_published_ranges,
+        demo_rules.check_outreach_never_uses_an_opted_out_or_unreachable_channel,
+        demo_rules.check_contact_details_are_fake_and_well_formed,
+        demo_rules.check_appointments_fall_in_the_clinics_local_opening_hours,
     ],
-    ids=lambda check: check.__name__.removeprefix("test_"),
+    ids=lambda check: check.__name__.removeprefix("check_"),
 )
 def test_the_benchmark_clinic_obeys_the_demos_record_rules(
     three_years: dict[str, list[Row]], check: object
@@ -82,7 +82,7 @@ def test_nine_years_hold_about_three_times_the_records_per_patient(
     three_years: dict[str, list[Row]],
 ) -> None:
     nine = rows("org_demo", 1000, 7, AS_OF, TIMEZONE, NINE_YEARS)
-    demo_checks.test_nothing_happens_after_as_of_except_appointments_booked_before_it(nine)
+    demo_rules.check_nothing_happens_after_as_of_except_appointments_booked_before_it(nine)
     per_patient = {
         name: sum(len(v) for v in clinic.values()) / len(clinic["patients"])
         for name, clinic in (("three", three_years), ("nine", nine))

@@ -7,14 +7,12 @@ every test database with small clinics, so the suite stays quick.
 from __future__ import annotations
 
 import itertools
-import re
 import statistics
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -29,53 +27,19 @@ from reengage.demo import DemoError, PatientHistory, generator, load_demo, loade
 from reengage.demo.generator import HISTORY_DAYS, Row, rows
 from reengage.derived import rows as derived_rows
 from reengage.derived import upkeep
-from reengage.domain.records import communication_problems
 from reengage.models import (
-    Appointment,
     AttemptOutcome,
-    Communication,
     DailyRollup,
     DerivedStatus,
-    Followup,
     Org,
     Patient,
     PatientState,
     RiskSpan,
 )
 from reengage.orgs import service as orgs_service
-from reengage.records.schemas import AppointmentIn, CommunicationIn, FollowupIn, PatientIn
+from tests import demo_rules
+from tests.demo_rules import AS_OF, MODELS, TIMEZONE, _share
 from tests.factories import OrgFixture
-
-AS_OF = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
-TIMEZONE = "Australia/Sydney"
-MODELS: dict[str, Any] = {
-    "patients": Patient,
-    "appointments": Appointment,
-    "communications": Communication,
-    "followups": Followup,
-}
-SCHEMAS: dict[str, Any] = {
-    "patients": PatientIn,
-    "appointments": AppointmentIn,
-    "communications": CommunicationIn,
-    "followups": FollowupIn,
-}
-SERVER_COLUMNS = ("org_id", "received_at", "updated_at")
-TIMESTAMPS = {
-    "patients": ("registered_at", "received_at", "updated_at"),
-    "appointments": ("starts_at", "booked_at", "received_at", "updated_at"),
-    "communications": (
-        "sent_at",
-        "delivered_at",
-        "opened_at",
-        "responded_at",
-        "connected_at",
-        "failed_at",
-        "received_at",
-        "updated_at",
-    ),
-    "followups": ("due_at", "completed_at", "received_at", "updated_at"),
-}
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +47,20 @@ def clinic() -> dict[str, list[Row]]:
     return rows("org_demo", 3000, 11, AS_OF, TIMEZONE)
 
 
-def _share(part: int, whole: int) -> float:
-    assert whole > 0
-    return 100 * part / whole
+RECORD_RULES = [
+    demo_rules.check_rows_hold_exactly_the_model_columns_with_utc_datetimes,
+    demo_rules.check_every_record_passes_the_api_validation_unchanged,
+    demo_rules.check_nothing_happens_after_as_of_except_appointments_booked_before_it,
+    demo_rules.check_outcome_rates_land_in_the_published_ranges,
+    demo_rules.check_outreach_never_uses_an_opted_out_or_unreachable_channel,
+    demo_rules.check_contact_details_are_fake_and_well_formed,
+    demo_rules.check_appointments_fall_in_the_clinics_local_opening_hours,
+]
+
+
+@pytest.mark.parametrize("check", RECORD_RULES, ids=lambda c: c.__name__.removeprefix("check_"))
+def test_the_demo_clinic_obeys_the_record_rules(clinic: dict[str, list[Row]], check: Any) -> None:
+    check(clinic)
 
 
 # -- generation ----------------------------------------------------------------------------
@@ -99,103 +74,6 @@ def test_same_seed_and_as_of_give_identical_rows_and_another_seed_does_not() -> 
     assert other["appointments"] != first["appointments"]
     later = rows("org_demo", 300, 5, AS_OF + timedelta(days=30), TIMEZONE)
     assert later["appointments"] != first["appointments"]
-
-
-def test_rows_hold_exactly_the_model_columns_with_utc_datetimes(
-    clinic: dict[str, list[Row]],
-) -> None:
-    for kind, model in MODELS.items():
-        columns = set(model.__table__.columns.keys())
-        assert clinic[kind], kind
-        for row in clinic[kind]:
-            assert set(row) == columns
-            assert row["org_id"] == "org_demo"
-            for name in TIMESTAMPS[kind]:
-                value = row[name]
-                assert value is None or value.utcoffset() == timedelta(0), (kind, name)
-
-
-def test_every_record_passes_the_api_validation_unchanged(clinic: dict[str, list[Row]]) -> None:
-    patient_ids = {p["id"] for p in clinic["patients"]}
-    for kind, schema in SCHEMAS.items():
-        ids = [row["id"] for row in clinic[kind]]
-        assert len(ids) == len(set(ids)), f"duplicate {kind} ids"
-        for row in clinic[kind]:
-            record = {k: v for k, v in row.items() if k not in SERVER_COLUMNS}
-            # Validated as the API would, and nothing altered by it (no stripping, no coercion).
-            assert schema.model_validate(record).model_dump() == record
-            if kind != "patients":
-                assert row["patient_id"] in patient_ids
-    for c in clinic["communications"]:
-        assert (
-            communication_problems(
-                c["channel"], c["direction"], c["sent_at"], c, c["failure_reason"]
-            )
-            == []
-        )
-
-
-def test_nothing_happens_after_as_of_except_appointments_booked_before_it(
-    clinic: dict[str, list[Row]],
-) -> None:
-    for kind, names in TIMESTAMPS.items():
-        for row in clinic[kind]:
-            for name in names:
-                if kind == "appointments" and name == "starts_at":
-                    continue
-                value = row[name]
-                assert value is None or value <= AS_OF, (kind, row["id"], name)
-            assert row["received_at"] <= row["updated_at"]
-    scheduled = [a for a in clinic["appointments"] if a["status"] == "scheduled"]
-    assert scheduled
-    for a in clinic["appointments"]:
-        assert (a["starts_at"] > AS_OF) == (a["status"] == "scheduled"), a["id"]
-        if a["booked_at"] is not None:
-            assert a["booked_at"] < a["starts_at"]
-    assert all(a["booked_at"] is not None for a in scheduled)
-
-
-def test_outcome_rates_land_in_the_published_ranges(clinic: dict[str, list[Row]]) -> None:
-    past = [a for a in clinic["appointments"] if a["starts_at"] <= AS_OF]
-    statuses = Counter(a["status"] for a in past)
-    assert 7 <= _share(statuses["no_show"], len(past)) <= 13
-    assert 1 <= _share(statuses["late_cancelled"], len(past)) <= 6
-    assert 2 <= _share(statuses["cancelled"], len(past)) <= 10
-
-    out = [c for c in clinic["communications"] if c["direction"] == "outbound"]
-    sms = [c for c in out if c["channel"] == "sms"]
-    email = [c for c in out if c["channel"] == "email"]
-    phone = [c for c in out if c["channel"] == "phone"]
-    # The contract's own definitions of each channel's rate.
-    delivered = [c for c in sms if c["delivered_at"] or c["responded_at"]]
-    assert 40 <= _share(sum(bool(c["responded_at"]) for c in delivered), len(delivered)) <= 60
-    opened = [c for c in email if c["opened_at"] or c["responded_at"]]
-    assert 20 <= _share(sum(bool(c["responded_at"]) for c in opened), len(opened)) <= 35
-    assert 35 <= _share(len(opened), len(email)) <= 75
-    assert 20 <= _share(sum(bool(c["connected_at"]) for c in phone), len(phone)) <= 35
-    for channel in (sms, email, phone):
-        failed = [c for c in channel if c["failed_at"]]
-        assert 1 <= _share(len(failed), len(channel)) <= 10
-        assert all(c["failure_reason"] for c in failed)
-        assert all(c["failure_reason"] is None for c in channel if c["failed_at"] is None)
-
-
-def test_outreach_never_uses_an_opted_out_or_unreachable_channel(
-    clinic: dict[str, list[Row]],
-) -> None:
-    patients = {p["id"]: p for p in clinic["patients"]}
-    opted = Counter(channel for p in patients.values() for channel in p["opt_outs"])
-    assert opted["sms"] > 0 and opted["email"] > 0 and opted["phone"] > 0
-    assert any(p["email"] is None for p in patients.values())
-    assert any(p["phone"] is None for p in patients.values())
-    for p in patients.values():
-        assert not set(p["communication_preferences"]) & set(p["opt_outs"])
-    outbound = [c for c in clinic["communications"] if c["direction"] == "outbound"]
-    assert outbound
-    for c in outbound:
-        p = patients[c["patient_id"]]
-        assert c["channel"] not in p["opt_outs"], c["id"]
-        assert p["email" if c["channel"] == "email" else "phone"] is not None, c["id"]
 
 
 def test_the_clinic_tells_a_believable_story(clinic: dict[str, list[Row]]) -> None:
@@ -256,24 +134,6 @@ def test_the_clinic_tells_a_believable_story(clinic: dict[str, list[Row]]) -> No
     done = [f for f in followups if f["completed_at"] is not None]
     assert 40 <= _share(len(done), len(followups)) <= 90
     assert any(f["completed_at"] is None and f["due_at"] < AS_OF for f in followups)
-
-
-def test_contact_details_are_fake_and_well_formed(clinic: dict[str, list[Row]]) -> None:
-    for p in clinic["patients"]:
-        assert p["phone"] is None or re.fullmatch(r"\+614\d{8}", p["phone"])
-        assert p["email"] is None or re.fullmatch(r"[a-z0-9.]+@example\.(com|org|net)", p["email"])
-
-
-def test_appointments_fall_in_the_clinics_local_opening_hours(
-    clinic: dict[str, list[Row]],
-) -> None:
-    zone = ZoneInfo(TIMEZONE)
-    for a in clinic["appointments"]:
-        local = a["starts_at"].astimezone(zone)
-        assert local.weekday() != 6, a["id"]
-        assert 7 <= local.hour < 20, a["id"]
-        if local.weekday() == 5:
-            assert local.hour < 13, a["id"]
 
 
 # -- loading -------------------------------------------------------------------------------

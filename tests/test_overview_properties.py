@@ -15,7 +15,8 @@ from reengage import clock, reference
 from reengage.db.engine import make_sessionmaker
 from reengage.outreach import service as outreach
 from reengage.risk import service
-from tests.test_risk_fast_path import BASE, ZONES, _at, load_clinic
+from tests.factories import load_clinic
+from tests.strategies import BASE, ZONES, _at
 
 days_before = st.integers(min_value=0, max_value=75 * 24).map(lambda h: -timedelta(hours=h))
 

@@ -19,38 +19,23 @@ from reengage.app import create_app
 from reengage.db.engine import make_sessionmaker
 from reengage.models import AuditEntry, Patient
 from tests.factories import OrgFixture, appointment, communication, followup, patient
-from tests.helpers import problems
+from tests.helpers import (
+    BAD_EMAIL,
+    BAD_PHONE,
+    CONDITION,
+    EMAIL,
+    NAME,
+    PHONE,
+    assert_no_phi,
+    logged_text,
+    problems,
+)
 from tests.live_server import live_server
-
-NAME = "Zebulon Quixotic-Harrow"
-PHONE = "+61499887766"
-EMAIL = "zebulon.qh@example.net"
-CONDITION = "idiopathic zygomatic neuralgia"
-BAD_PHONE = "+61 499 887 766 ext 9"
-BAD_EMAIL = "zebulon.qh at example.net"
-PHI = (NAME, PHONE, EMAIL, CONDITION, BAD_PHONE, BAD_EMAIL, "Zebulon")
 
 
 def phi_patient(pid: str = "p1", **overrides: Any) -> dict[str, Any]:
     fields = {"name": NAME, "phone": PHONE, "email": EMAIL, "health_conditions": [CONDITION]}
     return patient(pid, **(fields | overrides))
-
-
-def logged_text(records: list[logging.LogRecord]) -> str:
-    """Everything a handler could write for these records: messages, tracebacks, stacks."""
-    formatter = logging.Formatter()
-    parts = []
-    for record in records:
-        parts.append(record.getMessage())
-        if record.exc_info:
-            parts.append(formatter.formatException(record.exc_info))
-        parts += [record.exc_text or "", record.stack_info or ""]
-    return "\n".join(parts)
-
-
-def assert_no_phi(text: str) -> None:
-    for value in PHI:
-        assert value not in text, f"{value!r} leaked"
 
 
 def test_logs_hold_no_patient_data(

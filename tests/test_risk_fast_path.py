@@ -4,7 +4,7 @@ events, over random histories, on both databases; and the state is kept and rebu
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -17,127 +17,12 @@ from reengage import clock, reference
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.derived.freshness import Freshness
-from reengage.domain.scope import Scope
-from reengage.domain.standing import Tally
 from reengage.models import PatientState
 from reengage.outreach import service as outreach
 from reengage.risk import service
-from tests.factories import OrgFixture, make_org
-
-BASE = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
-ZONES = ["UTC", "Australia/Sydney", "America/New_York"]
-
-offsets = st.integers(min_value=-120 * 24, max_value=30 * 24).map(lambda h: timedelta(hours=h))
-# The late as_of of ``_check_agreement``, after every record: the stored standings answer
-# there (as at test_standings' START, 41 days after BASE).
-LATE = timedelta(days=60)
-
-
-def _first_of_90_days(after_base: timedelta) -> timedelta:
-    """Where the first of the last 90 days of BASE + ``after_base`` begins in UTC (the date
-    is the same in every zone of ZONES: 12:00Z is 22:00 in Sydney, 08:00 in New York)."""
-    day = (BASE + after_base).date() - timedelta(days=89)
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - BASE
-
-
-# Within 36 hours of it: either side of that day's start in every zone of ZONES.
-near_the_edges = st.sampled_from(
-    [_first_of_90_days(LATE), _first_of_90_days(timedelta(days=41))]
-).flatmap(lambda edge: st.integers(-36, 36).map(lambda h: edge + timedelta(hours=h)))
-
-
-def _at(delta: timedelta) -> str:
-    return (BASE + delta).isoformat()
-
-
-ALL_STATUSES = ["scheduled", "completed", "no_show", "late_cancelled", "cancelled"]
-MISSED = ["no_show", "late_cancelled"]
-
-
-def _appointment(
-    draw: st.DrawFn,
-    aid: str,
-    pid: str,
-    starts_in: st.SearchStrategy[timedelta],
-    statuses: list[str],
-) -> dict[str, Any]:
-    """A visit starting at a drawn offset, booked up to 40 days before it (or a day after:
-    a late import), or with no booking time."""
-    starts = draw(starts_in)
-    booked = draw(st.one_of(st.none(), st.integers(-40 * 24, 24).map(lambda h: timedelta(hours=h))))
-    return {
-        "id": aid,
-        "patient_id": pid,
-        "starts_at": _at(starts),
-        "status": draw(st.sampled_from(statuses)),
-        "booked_at": None if booked is None else _at(starts + booked),
-    }
-
-
-@st.composite
-def clinics(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
-    n = draw(st.integers(min_value=1, max_value=6))
-    batch: dict[str, list[dict[str, Any]]] = {
-        "patients": [],
-        "appointments": [],
-        "communications": [],
-        "followups": [],
-    }
-    for i in range(n):
-        pid = f"p{i}"
-        batch["patients"].append(
-            {
-                "id": pid,
-                "name": f"Fake Person {i}",
-                "status": draw(st.sampled_from(["active", "active", "active", "discharged"])),
-                "phone": draw(st.sampled_from([None, "+61400000000"])),
-                "email": draw(st.sampled_from([None, "x@example.org"])),
-                "registered_at": draw(st.one_of(st.none(), offsets.map(_at))),
-                "opt_outs": draw(st.lists(st.sampled_from(["sms", "email", "phone"]), unique=True)),
-            }
-        )
-        for j in range(draw(st.integers(0, 4))):
-            batch["appointments"].append(
-                _appointment(draw, f"a{i}-{j}", pid, offsets, ALL_STATUSES)
-            )
-        # A run of missed visits, some near the start of the 90 days the list counts them
-        # over at the late as_ofs: more than the score's 3, and either side of the window's
-        # first instant, so that the list's uncapped count is compared where it matters.
-        for j in range(draw(st.sampled_from([0, 0, 1, 4, 5]))):
-            batch["appointments"].append(
-                _appointment(draw, f"a{i}-m{j}", pid, st.one_of(offsets, near_the_edges), MISSED)
-            )
-        for j in range(draw(st.integers(0, 4))):
-            sent = draw(offsets)
-            channel = draw(st.sampled_from(["sms", "email", "phone"]))
-            direction = draw(st.sampled_from(["outbound", "outbound", "inbound"]))
-            record: dict[str, Any] = {
-                "id": f"c{i}-{j}",
-                "patient_id": pid,
-                "channel": channel,
-                "direction": direction,
-                "sent_at": _at(sent),
-            }
-            if direction == "outbound":
-                later = sent + timedelta(hours=draw(st.integers(0, 72)))
-                outcome = draw(st.sampled_from(["none", "success", "failed"]))
-                if outcome == "success":
-                    record["connected_at" if channel == "phone" else "responded_at"] = _at(later)
-                elif outcome == "failed":
-                    record["failed_at"] = _at(later)
-            batch["communications"].append(record)
-        for j in range(draw(st.integers(0, 2))):
-            due = draw(offsets)
-            done = draw(st.one_of(st.none(), st.integers(-240, 240)))
-            batch["followups"].append(
-                {
-                    "id": f"f{i}-{j}",
-                    "patient_id": pid,
-                    "due_at": _at(due),
-                    "completed_at": None if done is None else _at(due + timedelta(hours=done)),
-                }
-            )
-    return batch
+from tests.factories import OrgFixture, load_clinic
+from tests.helpers import LIST_QUERIES, _reference_metrics, _rows_alone
+from tests.strategies import BASE, LATE, ZONES, clinics
 
 
 @settings(
@@ -161,27 +46,6 @@ def test_fast_path_agrees_with_the_straight_computation(
 ) -> None:
     with clock.frozen_at(BASE - timedelta(days=200)):  # when the records arrive
         _check_agreement(client, engine, clinic, zone, as_of_hours, booked_engaged)
-
-
-def load_clinic(
-    client: TestClient,
-    engine: Engine,
-    clinic: dict[str, list[dict[str, Any]]],
-    zone: str,
-    booked_engaged: bool,
-) -> OrgFixture:
-    """A new org in ``zone`` holding the clinic, with booked patients engaged or not."""
-    org = make_org(engine, timezone=zone)
-    if not booked_engaged:
-        r = client.patch(
-            org.url("/settings"),
-            json={"booked_patients_are_engaged": False},
-            headers=org.headers(),
-        )
-        assert r.status_code == 200
-    r = client.post(org.url("/batch"), json=clinic, headers=org.headers())
-    assert r.status_code == 200, r.text
-    return org
 
 
 def _check_agreement(
@@ -219,41 +83,6 @@ def _check_agreement(
         listed = reference.prioritized(session, late, "all", None, "risk_score", 500, 0)
         most = max((p.missed_appointments_last_90d for p in listed.patients), default=0)
         event(f"most missed visits of a listed patient in 90 days: {min(most, 4)}")
-
-
-LIST_QUERIES = [
-    ("all", None, "risk_score"),
-    ("all", None, "days_since_contact"),
-    ("all", None, "next_action_date"),
-    ("critical", None, "risk_score"),
-    ("medium", None, "next_action_date"),
-    ("all", "no_future_appt", "risk_score"),
-    ("all", "overdue_followup", "days_since_contact"),
-    ("high", "failed_contact", "risk_score"),
-    ("engaged", "missed_appt", "next_action_date"),
-]
-
-
-def _rows_alone(session: Any, where: Scope) -> Freshness:
-    """The freshness of each patient's rows, as if the org's status vouched for none."""
-    fresh = Freshness(session, where)
-    fresh.complete = False
-    return fresh
-
-
-def _reference_metrics(session: Any, where: Scope) -> Any:
-    """risk-metrics counted from the reference standings."""
-    population = reference.standings(session, where)
-    tally = Tally.of(population)
-    return service.RiskMetrics(
-        organization_id=where.org_id,
-        last_updated=where.as_of.astimezone(where.settings.zone()),
-        risk_summary=service.RiskSummary.of(tally.tiers),
-        alerts=service.Alerts(
-            **{alert: tally.flags[flag] for flag, alert in service.ALERT_FOR_FLAG.items()}
-        ),
-        immediate_actions_required=tally.priority_one,
-    )
 
 
 def _states(engine: Engine, org_id: str) -> list[tuple[Any, ...]]:

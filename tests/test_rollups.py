@@ -19,8 +19,9 @@ from reengage.derived.freshness import Freshness
 from reengage.models import AttemptOutcome, DailyRollup, DerivedStatus, RiskSpan
 from reengage.outreach import service as outreach
 from reengage.risk import service
-from tests.factories import OrgFixture
-from tests.test_risk_fast_path import BASE, LIST_QUERIES, ZONES, clinics, load_clinic
+from tests.factories import OrgFixture, load_clinic
+from tests.helpers import LIST_QUERIES
+from tests.strategies import BASE, ZONES, clinics
 
 METRICS = ["risk_levels", "success_rates", "channel_performance"]
 

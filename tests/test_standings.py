@@ -23,16 +23,9 @@ from reengage.derived import status as status_row
 from reengage.derived import stored_standings
 from reengage.models import DerivedStatus, Standing
 from reengage.risk import service
-from tests.factories import OrgFixture, appointment, followup, outbound, patient
-from tests.test_risk_fast_path import (
-    BASE,
-    LIST_QUERIES,
-    ZONES,
-    _first_of_90_days,
-    _reference_metrics,
-    clinics,
-    load_clinic,
-)
+from tests.factories import OrgFixture, appointment, followup, load_clinic, outbound, patient
+from tests.helpers import LIST_QUERIES, _reference_metrics
+from tests.strategies import BASE, ZONES, _first_of_90_days, clinics
 
 # Every record the clinics strategy makes is dated before this (the latest: a follow-up due
 # 30 days after BASE, completed 10 days late): the derived rows answer.

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from reengage import clock
 from tests.factories import OrgFixture, make_org
 from tests.helpers import problems
-from tests.test_risk_fast_path import BASE, ZONES, clinics
+from tests.strategies import BASE, ZONES, clinics
 
 PERIOD_OF_TIMEFRAME = {"7d": "last_7_days", "30d": "last_30_days", "90d": "last_90_days"}
 

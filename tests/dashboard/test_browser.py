@@ -15,11 +15,10 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from reengage import clock
 from tests.browser import watched_page
-from tests.dashboard.test_dashboard import NOW
-from tests.factories import OrgFixture, appointment, patient
+from tests.factories import OVERVIEW_NOW as NOW
+from tests.factories import OrgFixture, _clinic, appointment, patient
 from tests.helpers import SUMMARY_KEYS
 from tests.live_server import live_server
-from tests.test_overview_api import _clinic
 
 
 @pytest.fixture

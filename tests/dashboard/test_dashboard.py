@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
@@ -24,12 +24,9 @@ from reengage.db.engine import make_sessionmaker
 from reengage.domain import risk
 from reengage.domain.settings import OrgSettings, TierThresholds
 from reengage.models import AuditEntry, Communication, DashboardSession, Followup
-from tests.factories import OrgFixture, patient
-from tests.helpers import SUMMARY_KEYS
-from tests.test_overview_api import AS_OF, _clinic, _visit
-from tests.test_privacy import CONDITION, EMAIL, NAME, PHONE, assert_no_phi, logged_text
-
-NOW = datetime.fromisoformat(AS_OF)
+from tests.factories import OVERVIEW_NOW as NOW
+from tests.factories import OrgFixture, _clinic, _visit, patient
+from tests.helpers import CONDITION, EMAIL, NAME, PHONE, SUMMARY_KEYS, assert_no_phi, logged_text
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from reengage.domain.outreach_index import OutreachIndex
 from reengage.domain.prediction import converted_at
 from reengage.domain.settings import OrgSettings
 from tests.domain.builders import AS_OF, ago, appt, call, email, inbound, patient, sms
-from tests.domain.test_spells import ZONES
+from tests.strategies import SPELL_ZONES as ZONES
 
 
 @st.composite

@@ -13,10 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from reengage.domain.calendar import local_date, state_instant
-from reengage.domain.history import Appointment, Communication, PatientHistory
+from reengage.domain.history import PatientHistory
 from reengage.domain.risk import in_population, tier_at
 from reengage.domain.settings import OrgSettings
 from reengage.domain.spells import (
@@ -36,9 +35,9 @@ from tests.domain.builders import (
     inbound,
     patient,
     sms,
-    thresholds,
 )
 from tests.domain.builders import settings as org_settings
+from tests.strategies import scenario
 
 NOT_BOOKED_ENGAGED = org_settings(booked_patients_are_engaged=False)
 IN_SYDNEY = org_settings(timezone="Australia/Sydney")
@@ -251,61 +250,6 @@ def brute_force_spells(history: PatientHistory, as_of: datetime, s: OrgSettings)
     if open_since is not None:
         out.append(Spell(open_since, None, False))
     return out
-
-
-# as_of around June (no clock changes) and across Sydney's and Santiago's changes.
-BASES = st.sampled_from(
-    [
-        AS_OF,
-        datetime(2024, 10, 20, 3, 30, tzinfo=UTC),  # Sydney went to +11 on 6 October
-        datetime(2024, 4, 20, 23, 10, tzinfo=UTC),  # Sydney and Santiago went back on 7 April
-        datetime(2024, 9, 20, 4, 0, tzinfo=UTC),  # Santiago went forward on 8 September
-    ]
-)
-ZONES = st.sampled_from(["UTC", "Australia/Sydney", "America/Santiago", "Pacific/Kiritimati"])
-THRESHOLDS = st.sampled_from([(7, 14, 30, 45), (2, 4, 6, 8), (1, 3, 20, 21), (3, 9, 10, 40)])
-
-
-@st.composite
-def scenario(draw: st.DrawFn) -> tuple[PatientHistory, datetime, OrgSettings]:
-    as_of = draw(BASES)
-    # Instants from 60 days before as_of to 5 days after, to the minute.
-    instant = st.integers(-5 * 24 * 60, 60 * 24 * 60).map(lambda m: as_of - timedelta(minutes=m))
-    later = st.one_of(st.none(), st.integers(0, 6 * 24 * 60))
-
-    def after(t: datetime, minutes: int | None) -> datetime | None:
-        return None if minutes is None else t + timedelta(minutes=minutes)
-
-    records: list[Appointment | Communication] = []
-    for _ in range(draw(st.integers(0, 4))):
-        status = draw(
-            st.sampled_from(["scheduled", "completed", "no_show", "late_cancelled", "cancelled"])
-        )
-        records.append(appt(draw(instant), status, draw(st.one_of(st.none(), instant))))
-    for _ in range(draw(st.integers(0, 5))):
-        sent = draw(instant)
-        channel = draw(st.sampled_from(["sms", "email", "phone"]))
-        answered = after(sent, draw(later))
-        if draw(st.booleans()):
-            records.append(inbound(sent, channel))
-        elif channel == "phone":
-            records.append(call(sent, connected_at=answered))
-        elif channel == "sms":
-            records.append(sms(sent, responded_at=answered))
-        else:
-            records.append(email(sent, responded_at=answered))
-    history = patient(
-        *records,
-        registered_at=draw(st.one_of(st.none(), instant)),
-        received_at=draw(instant),
-        status=draw(st.sampled_from(["active", "active", "active", "discharged"])),
-    )
-    s = OrgSettings(
-        timezone=draw(ZONES),
-        tier_thresholds=thresholds(*draw(THRESHOLDS)),
-        booked_patients_are_engaged=draw(st.booleans()),
-    )
-    return history, as_of, s
 
 
 @settings(max_examples=400, deadline=None)

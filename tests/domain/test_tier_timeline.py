@@ -13,7 +13,7 @@ from reengage.domain.risk import in_population, tier_at
 from reengage.domain.settings import OrgSettings
 from reengage.domain.tier_timeline import TierTimeline
 from tests.domain.builders import AS_OF, DEFAULT, ago, appt, call, inbound, patient, sms
-from tests.domain.test_spells import scenario
+from tests.strategies import scenario
 
 
 @settings(max_examples=400, deadline=None)
