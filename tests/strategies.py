@@ -23,7 +23,7 @@ offsets = st.integers(min_value=-120 * 24, max_value=30 * 24).map(lambda h: time
 
 
 # The late as_of of ``_check_agreement``, after every record: the stored standings answer
-# there (as at test_standings' START, 41 days after BASE).
+# there (as at test_stored_standings' START, 41 days after BASE).
 LATE = timedelta(days=60)
 
 

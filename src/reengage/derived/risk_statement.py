@@ -2,7 +2,7 @@
 standing (``freshness``); the service reads the others from their histories.
 
 The expressions mirror ``reengage.domain.risk`` rule for rule, and the action table is read
-from there; ``tests/test_risk_fast_path.py`` checks the two agree over random histories.
+from there; ``tests/derived/test_risk_fast_path.py`` checks the two agree over random histories.
 """
 
 from __future__ import annotations

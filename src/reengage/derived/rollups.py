@@ -14,8 +14,8 @@ where that visit has begun; the answer as of as_of must not see it. Only their a
 can differ (attempt outcomes depend on nothing after as_of), and only from as_of's day on,
 so their span amounts are swapped for those of their stored spans cut at that day
 (``ended_today``): no history is read.
-``tests/test_rollups.py`` and ``tests/test_risk_fast_path.py`` hold all of this equal to the
-straight computation.
+``tests/derived/test_rollups.py`` and ``tests/derived/test_risk_fast_path.py`` hold all of
+this equal to the straight computation.
 """
 
 from __future__ import annotations

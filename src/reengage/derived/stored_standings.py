@@ -16,8 +16,9 @@ So the org's rows are stored, each with the instant it may next read otherwise
   status keeps no instant).
 
 A read that brings rows up to date writes; its request commits, like any other. The values
-are the risk statement's own, so they equal its answers; ``tests/test_standings.py`` holds
-them to the straight computation across writes, hours and days.
+are the risk statement's own, so they equal its answers;
+``tests/derived/test_stored_standings.py`` holds them to the straight computation across
+writes, hours and days.
 """
 
 from __future__ import annotations
