@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
 from reengage.app import create_app
+from reengage.config import Settings
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from tests.browser import chromium
@@ -81,7 +82,12 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def app(engine: Engine) -> FastAPI:
-    return create_app(engine=engine)
+    # One app serves the whole session, whose tests send many bad keys on purpose: the
+    # key-failure limits are tested with apps of their own (tests/auth/test_throttle.py).
+    settings = Settings(
+        key_failures_per_client="1000000/minute", key_failures_per_org="1000000/minute"
+    )
+    return create_app(settings, engine=engine)
 
 
 @pytest.fixture(scope="session")

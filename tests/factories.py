@@ -28,6 +28,9 @@ class OrgFixture:
     def url(self, path: str) -> str:
         return f"/api/v1/orgs/{self.id}{path}"
 
+    def analytics(self, path: str) -> str:
+        return f"/api/v1/reengagement/{self.id}{path}"
+
 
 def make_org(engine: Engine, timezone: str = "UTC") -> OrgFixture:
     org_id = f"org_{uuid.uuid4().hex[:12]}"

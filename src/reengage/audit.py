@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,7 +39,7 @@ def record_access(
         action=action,
         patient_ids=ids if len(ids) <= AUDIT_MAX_IDS else [],
         record_count=len(ids) if count is None else count,
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_address(request),
         at=clock.now(),
     )
     if session.get_bind().dialect.name != "postgresql":
@@ -47,3 +48,13 @@ def record_access(
         largest = select(func.max(t.c.id)).where(t.c.org_id == principal.org_id)
         stmt = stmt.values(id=func.coalesce(largest.scalar_subquery(), 0) + 1)
     session.execute(stmt)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address in its canonical form, or None when the connection (or a
+    trusted proxy's header) gives something that is not an IP address."""
+    host = request.client.host if request.client else None
+    try:
+        return str(ipaddress.ip_address(host)) if host else None
+    except ValueError:
+        return None

@@ -19,6 +19,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Largest request body accepted, in bytes; a full 10,000-record batch fits comfortably.
     max_body_bytes: int = 20 * 1024 * 1024
+    # Reverse proxies whose X-Forwarded-For names the client (comma list of addresses or
+    # networks, e.g. "10.0.0.5,10.1.0.0/16"). Empty: the header is ignored and the client is
+    # the connecting address, so nobody can write another address into the audit log.
+    trusted_proxies: str = ""
+    # Failed key checks (API keys and dashboard sign-ins) allowed before a 429, per client
+    # address and per org, in the ``limits`` notation ("20/minute", "200/10 minutes").
+    key_failures_per_client: str = "20/minute"
+    key_failures_per_org: str = "200/10 minutes"
+    # The bearer token /metrics asks for (Prometheus' scrape config sends it). Empty: off.
+    metrics_token: str = ""
 
 
 @lru_cache

@@ -8,9 +8,11 @@ machine-readable ``type``. Submitted values are never echoed back: they may be p
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +20,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reengage.metrics import DATABASE_ERRORS
 
 log = logging.getLogger("reengage.errors")
 
@@ -110,9 +117,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return validation_response([problem_dict(p.loc, p.reason, p.type) for p in exc.problems])
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = unreadable_body(exc)
+        if unreadable is not None:
+            return validation_response([problem_dict(("body",), unreadable, "json_invalid")])
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
         return JSONResponse(
-            status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers
+            status_code=exc.status_code, content={"detail": exc.detail}, headers=headers
         )
 
     @app.exception_handler(Exception)
@@ -121,17 +134,125 @@ def install_error_handlers(app: FastAPI) -> None:
         return internal_error_response(log_unexpected(request.scope, exc))
 
 
-class UnexpectedErrorMiddleware:
-    """Answer any unhandled exception with a 500 that carries an error id, and end it there.
+# Seconds a client is told to wait when the database cannot answer: about how long a
+# PostgreSQL restart or a failover takes.
+RETRY_AFTER_SECONDS = 5
+# One log line per kind of database failure per this many seconds, with how many requests
+# it answered: an outage must not write a traceback per request (20 MB in 20 s).
+FAILURE_LOG_INTERVAL = 30.0
 
-    Starlette's handler for ``Exception`` answers and then re-raises, so that the server logs
-    the exception, and uvicorn logs its message, which may quote patient data (a name in a
-    ``ValueError``, a value in a driver error). This middleware logs the type and stack only,
-    under an id the client can quote, and lets nothing reach the server.
+# Shown for the dashboard's pages, which are HTML (the API answers JSON): set by the app.
+PageRenderer = Callable[[Scope, int, str], Response]
+
+
+class DatabaseTrouble(Exception):
+    """What a database error means for the client: the status, the words, a kind to log."""
+
+    def __init__(self, status: int, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+
+
+def database_trouble(exc: BaseException) -> DatabaseTrouble | None:
+    """The answer a database error deserves, or None for any other error (a 500: a bug).
+
+    Two writers of one new record that lost the race (a unique violation at the insert or
+    at commit): 409, retry. The database unreachable, restarting, out of connections, busy
+    past its lock timeout, or a deadlock: 503 with ``Retry-After``; the request can be sent
+    again as it was, and nothing of it was written.
+    """
+    if isinstance(exc, db_errors.IntegrityError):
+        return DatabaseTrouble(
+            409, "a concurrent request wrote the same record; send this one again", "conflict"
+        )
+    if isinstance(
+        exc, db_errors.OperationalError | db_errors.InterfaceError | db_errors.TimeoutError
+    ):
+        orig = getattr(exc, "orig", None)
+        code = getattr(orig, "sqlstate", None) or type(orig or exc).__name__
+        return DatabaseTrouble(
+            503,
+            f"the database is unavailable or busy; retry in {RETRY_AFTER_SECONDS} seconds",
+            f"database {code}",
+        )
+    return None
+
+
+class FailureLog:
+    """Logs the first failure of each kind, then at most one line per interval per kind,
+    counting the failures in between. Types and codes only: never a message (PHI)."""
+
+    def __init__(self, interval: float = FAILURE_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.last: dict[str, float] = {}
+        self.unlogged: dict[str, int] = {}
+
+    def failed(self, kind: str, route: str) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if now - self.last.get(kind, -self.interval) < self.interval:
+                self.unlogged[kind] = self.unlogged.get(kind, 0) + 1
+                return
+            self.last[kind] = now
+            skipped = self.unlogged.pop(kind, 0)
+        log.warning(
+            "request failed: %s route=%s (%d more of this kind in the last %.0f s)",
+            kind,
+            route,
+            skipped,
+            self.interval,
+        )
+
+
+def unreadable_body(exc: StarletteHTTPException) -> str | None:
+    """Why a body FastAPI could not read is refused, in words; None for any other error.
+
+    JSON that does not parse is a 422 already (``json_invalid``); JSON that parses but that
+    Python cannot hold (nested a thousand deep, a number of thousands of digits) or bytes
+    that are not UTF-8 reach here as FastAPI's bare 400, out of the error shape.
+    """
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        return "is not UTF-8 text: send JSON encoded as UTF-8"
+    if isinstance(cause, RecursionError):
+        return "nests arrays or objects too deeply to read"
+    if isinstance(cause, ValueError):
+        return "is not JSON this API can read (a number with thousands of digits?)"
+    return "could not be read as JSON"
+
+
+def allowed_methods(app: Any, scope: Scope) -> list[str]:
+    """Every method some route of this path answers: Starlette's 405 names only the first
+    route that matched the path (GET, for a path that also takes PUT)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+class UnexpectedErrorMiddleware:
+    """Answer any unhandled exception, and end it there.
+
+    A database that cannot answer gets a 503 with ``Retry-After`` and a lost race a 409
+    (``database_trouble``), logged once per kind per interval (``FailureLog``). Anything
+    else is a bug: a 500 with an error id. Starlette's handler for ``Exception`` answers and
+    then re-raises, so that the server logs the exception, and uvicorn logs its message,
+    which may quote patient data (a name in a ``ValueError``, a value in a driver error).
+    This middleware logs the type and stack only, under an id the client can quote, and
+    lets nothing reach the server. Dashboard pages get a page (``page``), not JSON.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, page: PageRenderer | None = None) -> None:
         self.app = app
+        self.page = page
+        self.failures = FailureLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,9 +269,25 @@ class UnexpectedErrorMiddleware:
         try:
             await self.app(scope, receive, send_tracked)
         except Exception as exc:
-            error_id = log_unexpected(scope, exc)
+            trouble = database_trouble(exc)
+            if trouble is not None:
+                DATABASE_ERRORS.labels(trouble.kind).inc()
+                self.failures.failed(trouble.kind, _route_template(scope))
+                response = self._answer(scope, trouble.status, trouble.message)
+                if trouble.status == 503:
+                    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            else:
+                error_id = log_unexpected(scope, exc)
+                response = self._answer(
+                    scope, 500, f"internal error; quote error id {error_id} when reporting it"
+                )
             if not started:  # else the client sees a cut-off response; nothing more to send
-                await internal_error_response(error_id)(scope, receive, send)
+                await response(scope, receive, send)
+
+    def _answer(self, scope: Scope, status: int, message: str) -> Response:
+        if self.page is not None and not scope["path"].startswith("/api/"):
+            return self.page(scope, status, message)
+        return JSONResponse(status_code=status, content={"detail": message})
 
 
 def log_unexpected(scope: Scope, exc: BaseException) -> str:

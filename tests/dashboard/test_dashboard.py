@@ -15,6 +15,7 @@ from itertools import pairwise
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from sqlalchemy import Engine, select
 
 from reengage import clock
@@ -36,8 +37,16 @@ def browser(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
+def post_sign_in(c: TestClient, **form: str) -> Response:
+    """Post the sign-in form as a browser does: with the token of the form it was shown."""
+    page = c.get("/sign-in")
+    found = re.search(r'name="sign_in_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and found, page.text
+    return c.post("/sign-in", data={**form, "sign_in_token": found.group(1)})
+
+
 def sign_in(c: TestClient, key: str, next_path: str = "/") -> str:
-    r = c.post("/sign-in", data={"api_key": key, "next": next_path})
+    r = post_sign_in(c, api_key=key, next=next_path)
     assert r.status_code == 303, r.text
     return r.headers["location"]
 
@@ -96,14 +105,15 @@ def test_every_page_needs_a_session(browser: TestClient) -> None:
 def test_sign_in_sets_a_protected_cookie_and_refuses_bad_keys(
     browser: TestClient, org: OrgFixture, engine: Engine
 ) -> None:
-    r = browser.post("/sign-in", data={"api_key": "rk_nope_nope"})
-    assert r.status_code == 401 and "not valid" in r.text and "set-cookie" not in r.headers
-    r = browser.post("/sign-in", data={"api_key": org.keys["ingest"]})
+    r = post_sign_in(browser, api_key="rk_nope_nope")
+    assert r.status_code == 401 and "not valid" in r.text and "reengage_session" not in r.text
+    assert "reengage_session=" not in r.headers.get("set-cookie", "")
+    r = post_sign_in(browser, api_key=org.keys["ingest"])
     assert r.status_code == 401 and "only sends records" in r.text
-    assert "set-cookie" not in r.headers
-    r = browser.post("/sign-in", data={"api_key": org.keys["staff"], "next": "/trends"})
+    assert "reengage_session=" not in r.headers.get("set-cookie", "")
+    r = post_sign_in(browser, api_key=org.keys["staff"], next="/trends")
     assert r.status_code == 303 and r.headers["location"] == "/trends"
-    cookie = r.headers["set-cookie"]
+    cookie = next(c for c in r.headers.get_list("set-cookie") if "reengage_session=" in c)
     assert cookie.startswith("reengage_session=rs_")
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain HTTP on localhost; see the TLS test
@@ -116,12 +126,30 @@ def test_sign_in_sets_a_protected_cookie_and_refuses_bad_keys(
 
 def test_the_cookie_is_secure_over_tls(app: FastAPI, org: OrgFixture) -> None:
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as c:
-        r = c.post("/sign-in", data={"api_key": org.keys["viewer"]})
-    assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]
+        r = post_sign_in(c, api_key=org.keys["viewer"])
+    assert r.status_code == 303
+    assert all("Secure" in cookie for cookie in r.headers.get_list("set-cookie"))
+
+
+def test_sign_in_refuses_a_form_it_did_not_serve(
+    browser: TestClient, org: OrgFixture, engine: Engine
+) -> None:
+    """Login CSRF: a form posted from another site has no sign-in token (it cannot read the
+    cookie), so the key it carries signs nobody in."""
+    r = browser.post("/sign-in", data={"api_key": org.keys["staff"]})
+    assert r.status_code == 403 and "expired" in r.text
+    browser.get("/sign-in")  # the cookie is set, but a forged form still lacks the token
+    r = browser.post("/sign-in", data={"api_key": org.keys["staff"], "sign_in_token": "x" * 32})
+    assert r.status_code == 403
+    with make_sessionmaker(engine)() as session:
+        rows = session.scalars(select(DashboardSession).where(DashboardSession.org_id == org.id))
+        assert list(rows) == []
+    assert sign_in(browser, org.keys["staff"]) == "/"
 
 
 def test_sign_in_goes_only_to_local_pages(browser: TestClient, org: OrgFixture) -> None:
     for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
+        browser.cookies.clear()  # signed out, so /sign-in shows its form again
         assert sign_in(browser, org.keys["staff"], target) == "/"
 
 

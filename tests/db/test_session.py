@@ -92,7 +92,7 @@ def test_a_commit_that_fails_is_the_answer_never_a_200(client: TestClient, engin
     r = client.post(f"/write/{org_id}")
     assert (r.status_code, r.json()) == (
         409,
-        {"detail": "a concurrent request wrote the same record; retry"},
+        {"detail": "a concurrent request wrote the same record; send this one again"},
     )
     assert _exists(engine, org_id)
 

@@ -14,26 +14,39 @@ from typing import Any
 
 from anyio import to_thread
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reengage.auth.principal import Principal
-from reengage.auth.service import authenticate
+from reengage.auth.service import authenticate_limited
+from reengage.auth.throttle import KeyFailures, Throttled
+from reengage.metrics import observe_request
 
 log = logging.getLogger("reengage.access")
 
 PROTECTED_PREFIX = "/api/"
 # Static files and the API docs: nothing about a patient or a user to log.
-UNLOGGED_PREFIXES = ("/dashboard-static/", "/static/", "/docs", "/openapi.json", "/healthz")
+UNLOGGED_PREFIXES = (
+    "/dashboard-static/",
+    "/static/",
+    "/docs",
+    "/openapi.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+)
 # Every org-scoped route lives under one of these; the segment after it is the org id.
 ORG_PATH = re.compile(r"^/api/v1/(?:orgs|reengagement)/([^/]+)")
 
 
 class ApiAuthMiddleware:
-    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, app: ASGIApp, sessions: sessionmaker[Session], failures: KeyFailures
+    ) -> None:
         self.app = app
         self.sessions = sessions
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(UNLOGGED_PREFIXES):
@@ -64,7 +77,20 @@ class ApiAuthMiddleware:
             )
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
-        principal = await to_thread.run_sync(self._principal, Headers(scope=scope))
+        send = _not_cached(send)
+        client = scope.get("client")
+        try:
+            principal = await to_thread.run_sync(
+                self._principal, Headers(scope=scope), client[0] if client else None
+            )
+        except Throttled as throttled:
+            response = JSONResponse(
+                {"detail": throttled.message()},
+                status_code=429,
+                headers={"Retry-After": str(throttled.retry_after)},
+            )
+            await response(scope, receive, send)
+            return
         if principal is None:
             response = JSONResponse(
                 {"detail": "missing or invalid API key: send 'Authorization: Bearer <key>'"},
@@ -81,14 +107,26 @@ class ApiAuthMiddleware:
             return
         await self.app(scope, receive, send)
 
-    def _principal(self, headers: Headers) -> Principal | None:
+    def _principal(self, headers: Headers, client: str | None) -> Principal | None:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
         # Its own unit of work, before the request's: the key's last use (``authenticate``)
         # stands whatever the request then does.
         with self.sessions.begin() as session:
-            return authenticate(session, token.strip())
+            return authenticate_limited(session, token.strip(), client, self.failures)
+
+
+def _not_cached(send: Send) -> Send:
+    """Every API answer carries an org's data or says something about a key: no browser,
+    proxy or CDN may keep a copy (``Cache-Control: no-store``), whatever the route set."""
+
+    async def send_uncached(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message)["Cache-Control"] = "no-store"
+        await send(message)
+
+    return send_uncached
 
 
 def _foreign_org(path: str, principal: Principal) -> bool:
@@ -97,15 +135,19 @@ def _foreign_org(path: str, principal: Principal) -> bool:
 
 
 def _log_access(scope: Scope, principal: Principal | None, status: int, started: float) -> None:
-    """Route template, key id and org only: never a query value or a body."""
+    """Route template, key id and org only: never a query value or a body. The same
+    request, without the key and org, counts in the metrics."""
     route: Any = scope.get("route")
     template = getattr(route, "path", None) or "(unmatched)"
+    seconds = time.perf_counter() - started
+    method = scope.get("method", "-")
+    observe_request(method, template, status, seconds)
     log.info(
         "%s %s status=%d key=%s org=%s ms=%.1f",
-        scope.get("method", "-"),
+        method,
         template,
         status,
         principal.key_id if principal else "-",
         principal.org_id if principal else "-",
-        (time.perf_counter() - started) * 1000,
+        seconds * 1000,
     )

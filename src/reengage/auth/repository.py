@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from reengage.models import ApiKey, Org
@@ -42,3 +42,10 @@ def touch_key(session: Session, org_id: str, key_id: str, at: datetime) -> None:
     session.execute(
         update(ApiKey).where(ApiKey.org_id == org_id, ApiKey.id == key_id).values(last_used_at=at)
     )
+
+
+def count_active_keys(session: Session, org_id: str, role: str) -> int:
+    stmt = select(func.count()).where(
+        ApiKey.org_id == org_id, ApiKey.role == role, ApiKey.revoked_at.is_(None)
+    )
+    return session.scalar(stmt) or 0

@@ -11,6 +11,8 @@ from reengage import clock
 from reengage.auth import repository
 from reengage.auth.keys import hash_key, new_key
 from reengage.auth.principal import Principal
+from reengage.auth.throttle import KeyFailures, key_id_of
+from reengage.db.locks import lock_org_writes
 from reengage.domain.vocabulary import ROLES
 from reengage.models import ApiKey
 
@@ -20,6 +22,11 @@ LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 class AuthError(ValueError):
     """A refused org or key operation; the message is fit to show the operator."""
+
+
+class LastAdminKey(AuthError):
+    """Revoking this key would leave the org with no admin key: nobody could then manage
+    its keys or settings through the API."""
 
 
 def create_key(
@@ -44,10 +51,23 @@ def create_key(
     return row, key
 
 
-def revoke_key(session: Session, key_id: str, org_id: str | None = None) -> ApiKey:
+def revoke_key(
+    session: Session, key_id: str, org_id: str | None = None, keep_an_admin: bool = False
+) -> ApiKey:
+    """Revoke a key (again: no change). ``keep_an_admin``: refuse to revoke the org's last
+    active admin key (the API's rule; the operator's CLI may, and can make a new one)."""
     row = repository.key_by_id(session, key_id, org_id)
     if row is None:
         raise AuthError(f"no key '{key_id}'")
+    if row.revoked_at is None and keep_an_admin and row.role == "admin":
+        # Under the org's write lock: two admins revoking each other's keys at once must
+        # not both succeed.
+        lock_org_writes(session, row.org_id)
+        if repository.count_active_keys(session, row.org_id, "admin") <= 1:
+            raise LastAdminKey(
+                f"key '{key_id}' is the org's last admin key: create another admin key "
+                "first, then revoke this one"
+            )
     if row.revoked_at is None:
         row.revoked_at = clock.now()
         session.flush()
@@ -58,6 +78,20 @@ def list_keys(session: Session, org_id: str) -> list[ApiKey]:
     if repository.get_org(session, org_id) is None:
         raise AuthError(f"no org '{org_id}'")
     return repository.keys_of_org(session, org_id)
+
+
+def authenticate_limited(
+    session: Session, presented: str, client: str | None, failures: KeyFailures
+) -> Principal | None:
+    """``authenticate``, under the limits on failed checks: raises ``Throttled`` when this
+    client or the key's org has failed too often lately, and counts a failure."""
+    failures.check(client, presented)
+    principal = authenticate(session, presented)
+    if principal is None:
+        key_id = key_id_of(presented)
+        known = repository.key_by_id(session, key_id) if key_id else None
+        failures.failed(client, presented, known.org_id if known else None)
+    return principal
 
 
 def authenticate(session: Session, presented: str) -> Principal | None:

@@ -8,6 +8,7 @@ only; every form that changes something carries the session's CSRF token.
 from __future__ import annotations
 
 import hmac
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -16,8 +17,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
+from starlette.types import Scope as AsgiScope
 
 from reengage import audit
+from reengage.auth.throttle import Throttled
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
 from reengage.db.session import KeepsWrites, SessionDep
@@ -32,6 +35,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters.update(views.FILTERS)
 templates.env.globals.update(views.GLOBALS)
 COOKIE = "reengage_session"
+SIGN_IN_COOKIE = "reengage_sign_in"
 
 router = APIRouter(include_in_schema=False)
 DbSession = SessionDep
@@ -51,6 +55,14 @@ def page_error(request: Request, exc: Exception) -> Response:
     user = getattr(request.state, "dashboard_user", None)
     return render(
         request, "error.html", user, status_code=exc.status_code, message=exc.message, page=None
+    )
+
+
+def failure_page(scope: AsgiScope, status_code: int, message: str) -> Response:
+    """The page for a request the app could not answer (the database down: 503), in the
+    dashboard's own look rather than the API's JSON. Needs nothing from the database."""
+    return render(
+        Request(scope), "error.html", None, status_code=status_code, message=message, page=None
     )
 
 
@@ -127,7 +139,36 @@ def sign_in_page(request: Request, session: DbSession, next: str = "/") -> Respo
     if sessions.resolve(session, request.cookies.get(COOKIE)) is not None:
         return RedirectResponse(views.safe_next(next), status_code=303)
     signed_out = request.query_params.get("signed_out") == "1"
-    return render(request, "sign_in.html", None, next=views.safe_next(next), signed_out=signed_out)
+    return _sign_in_form(request, 200, next, signed_out=signed_out)
+
+
+def _sign_in_form(request: Request, status_code: int, next: str, **context: Any) -> Response:
+    """The sign-in form, with a fresh sign-in token in a cookie and in the form.
+
+    Login CSRF: without it, another site could post its own key to /sign-in from the
+    user's browser and have them work, unknowing, in the attacker's org. A form posted
+    from elsewhere has no way to read the cookie, so its token cannot match.
+    """
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "sign_in.html",
+        None,
+        status_code=status_code,
+        next=views.safe_next(next),
+        sign_in_token=token,
+        **context,
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/sign-in",
+        max_age=3600,
+    )
+    return response
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -136,19 +177,26 @@ def sign_in(
     session: DbSession,
     api_key: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
+    sign_in_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, sign_in_token):
+        return _sign_in_form(
+            request, 403, next, error="This form has expired: sign in again below."
+        )
     try:
-        _, token = sessions.sign_in(session, api_key)
+        _, token = sessions.sign_in(
+            session, api_key, audit.client_address(request), request.app.state.key_failures
+        )
+    except Throttled as throttled:
+        response = _sign_in_form(
+            request, 429, next, error=f"Sign-in refused: {throttled.message()}."
+        )
+        response.headers["Retry-After"] = str(throttled.retry_after)
+        return response
     except SignInError as exc:
         session.rollback()
-        return render(
-            request,
-            "sign_in.html",
-            None,
-            status_code=401,
-            error=str(exc),
-            next=views.safe_next(next),
-        )
+        return _sign_in_form(request, 401, next, error=str(exc))
     response = RedirectResponse(views.safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE,
@@ -157,6 +205,13 @@ def sign_in(
         samesite="lax",
         secure=request.url.scheme == "https",
         path="/",
+    )
+    response.delete_cookie(
+        SIGN_IN_COOKIE,
+        path="/sign-in",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
     )
     return response
 

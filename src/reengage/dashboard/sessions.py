@@ -18,6 +18,7 @@ from reengage import clock
 from reengage.auth import service as auth_service
 from reengage.auth.keys import hash_key
 from reengage.auth.principal import Principal
+from reengage.auth.throttle import KeyFailures
 from reengage.dashboard import repository
 from reengage.models import DashboardSession
 
@@ -55,9 +56,12 @@ def csrf_token(token: str) -> str:
     return hashlib.sha256(f"csrf:{token}".encode()).hexdigest()
 
 
-def sign_in(session: Session, presented_key: str) -> tuple[SignedIn, str]:
-    """A new session for the key's org and role, and the cookie token to send (once)."""
-    principal = auth_service.authenticate(session, presented_key.strip())
+def sign_in(
+    session: Session, presented_key: str, client: str | None, failures: KeyFailures
+) -> tuple[SignedIn, str]:
+    """A new session for the key's org and role, and the cookie token to send (once).
+    Raises ``Throttled`` after too many failed sign-ins (``auth.throttle``)."""
+    principal = auth_service.authenticate_limited(session, presented_key.strip(), client, failures)
     if principal is None:
         raise SignInError("That key is not valid: check it, or ask your administrator for one.")
     if not principal.may(DASHBOARD_PERMISSION):

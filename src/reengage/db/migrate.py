@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -21,18 +22,28 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def current_revision_is_head(database_url: str) -> bool:
-    """True when the database is at the newest schema (used to refuse serving a stale one)."""
-    from alembic.runtime.migration import MigrationContext
+def head_revisions() -> set[str]:
+    """The newest schema this code knows, from the migration scripts (no database)."""
     from alembic.script import ScriptDirectory
 
+    return set(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def database_revisions(connection: Connection) -> set[str]:
+    """The schema the database is at (empty: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def current_revision_is_head(database_url: str) -> bool:
+    """True when the database is at the newest schema (used to refuse serving a stale one)."""
     from reengage.db.engine import make_engine
 
-    script = ScriptDirectory.from_config(alembic_config(database_url))
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_heads()
+            current = database_revisions(connection)
     finally:
         engine.dispose()
-    return set(current) == set(script.get_heads())
+    return current == head_revisions()

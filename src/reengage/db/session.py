@@ -17,6 +17,8 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from reengage.errors import database_trouble
+
 
 class KeepsWrites(Exception):
     """An exception that answers the request (a redirect to sign in) after writes that must
@@ -24,12 +26,15 @@ class KeepsWrites(Exception):
 
 
 def commit(session: Session) -> None:
-    """Commit, turning a lost race between two writers of the same new id into a clean 409."""
+    """Commit, turning a lost race between two writers of the same new id into a clean 409
+    (the same answer as a race lost at the insert itself: ``errors.database_trouble``)."""
     try:
         session.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         session.rollback()
-        raise HTTPException(409, "a concurrent request wrote the same record; retry") from None
+        trouble = database_trouble(exc)
+        assert trouble is not None
+        raise HTTPException(trouble.status, trouble.message) from None
 
 
 def request_session(request: Request) -> Iterator[Session]:

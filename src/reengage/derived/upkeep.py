@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,6 +24,7 @@ from reengage.derived.histories import PackedHistory
 from reengage.derived.rows import DerivedRows, Written, derive, derive_packed, insert_derived
 from reengage.derived.rows import replace as replace_rows
 from reengage.domain.settings import OrgSettings
+from reengage.metrics import observe_derived
 
 REBUILD_CHUNK = 2000
 
@@ -35,6 +37,7 @@ def refresh(
     ids = sorted(set(patient_ids))
     if not ids:
         return
+    started = time.perf_counter()
     rollup_table.lock_states(session, org_id, ids)
     old = rollups.measure_sums(
         rollup_table.outcome_rows(session, org_id, ids),
@@ -47,6 +50,7 @@ def refresh(
     status.extend(session, org_id, written.latest_at)
     # Last: it may wait for a read bringing the standings up to date (see ``invalidate``).
     stored_standings.invalidate(session, org_id, ids)
+    observe_derived("refresh", len(ids), time.perf_counter() - started)
 
 
 def rebuild(
@@ -127,6 +131,7 @@ class OrgBuild:
         self.prepared = session.get_bind().dialect.name == "postgresql"
         self.pool: ProcessPoolExecutor | None = None
         self.pending: deque[tuple[int, Future[tuple[DerivedRows, Written]]]] = deque()
+        self.started = time.perf_counter()
 
     def __enter__(self) -> OrgBuild:
         if self.workers:
@@ -172,6 +177,7 @@ class OrgBuild:
                 rollup_table.insert(self.session, self.org_id, self.total.sums)
                 key = self.settings.derivation_key()
                 status.put(self.session, self.org_id, key, self.total.latest_at)
+                observe_derived("rebuild", self.done, time.perf_counter() - self.started)
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)

@@ -9,15 +9,18 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path
 from pydantic import BaseModel, ConfigDict
 
 from reengage.auth import service as auth_service
-from reengage.auth.dependencies import OrgId, require
+from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain.settings import OrgSettings
 from reengage.domain.vocabulary import Role
 from reengage.errors import pattern
 from reengage.orgs import service
+from reengage.plain_text import ShortText
 
-router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["settings and keys"])
+router = APIRouter(
+    prefix="/api/v1/orgs/{org_id}", tags=["settings and keys"], route_class=PermissionFirst
+)
 KEY_ID = pattern(r"^[0-9a-f]{1,32}$", "must be a key id: 1-32 lowercase hexadecimal digits")
 
 SettingsAdmin = Annotated[Principal, Depends(require("settings"))]
@@ -59,7 +62,7 @@ class NewKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    label: str | None = None
+    label: ShortText | None = None
 
 
 class NewKeyOut(KeyOut):
@@ -89,7 +92,9 @@ def revoke_key(
     _: KeysAdmin,
 ) -> Any:
     try:
-        row = auth_service.revoke_key(session, key_id, org_id)
+        row = auth_service.revoke_key(session, key_id, org_id, keep_an_admin=True)
+    except auth_service.LastAdminKey as exc:
+        raise HTTPException(409, str(exc)) from None
     except auth_service.AuthError:
         raise HTTPException(404, f"no key '{key_id}' in this org") from None
     return row

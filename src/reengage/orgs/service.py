@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from reengage import clock
 from reengage.auth import repository
 from reengage.auth.service import AuthError
+from reengage.db.locks import lock_org_writes
 from reengage.derived import status, upkeep
 from reengage.domain.settings import OrgSettings, merge_patch
 from reengage.models import Org
@@ -53,6 +54,7 @@ def patch_settings(session: Session, org_id: str, patch: dict[str, Any]) -> OrgS
 
     Raises pydantic's ValidationError, whose locations are the settings' own field names.
     """
+    lock_org_writes(session, org_id)
     org = repository.get_org(session, org_id)
     if org is None:
         raise LookupError(org_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from reengage import seed_examples
-from reengage.auth.dependencies import OrgId, require
+from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain.trends import METRICS as TREND_METRICS
@@ -19,7 +19,7 @@ from reengage.query_params import PREFIX, AsOf, only_params
 from reengage.risk.service import scope
 from reengage.seed_examples import seed_example
 
-router = APIRouter(prefix=PREFIX, tags=["analytics"])
+router = APIRouter(prefix=PREFIX, tags=["analytics"], route_class=PermissionFirst)
 
 Analyst = Annotated[Principal, Depends(require("analytics"))]
 

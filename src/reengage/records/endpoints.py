@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from reengage import audit
-from reengage.auth.dependencies import OrgId, require
+from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.errors import Problem, RecordValidationError
@@ -18,7 +18,7 @@ from reengage.records.kinds import KINDS, RecordKind
 from reengage.records.schemas import ID_PATTERN, BatchIn, BatchOut, Page
 from reengage.wording import with_article
 
-router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["records"])
+router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["records"], route_class=PermissionFirst)
 
 Writer = Annotated[Principal, Depends(require("write"))]
 Reader = Annotated[Principal, Depends(require("read_patients"))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -20,8 +20,10 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from reengage.domain.calendar import INSTANT_YEARS, instant_in_range
 from reengage.domain.vocabulary import AppointmentStatus, Channel, Direction, PatientStatus
 from reengage.errors import pattern
+from reengage.plain_text import LongText, ShortText, storable
 
 ID_RULE = "1-128 characters: letters, digits and . _ : - (starting with a letter or digit)"
 ID_PATTERN = pattern(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$", f"must be {ID_RULE}")
@@ -46,12 +48,8 @@ def _timestamp(value: Any) -> datetime:
         raise ValueError(
             "needs a UTC offset (e.g. +10:00 or Z): without one the instant is ambiguous"
         )
-    try:
-        # Stored in UTC: an instant at the very edge of the calendar (year 1 with a positive
-        # offset, year 9999 with a negative one) has no UTC form and would fail at write time.
-        parsed.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range: its UTC instant falls outside years 1-9999") from None
+    if not instant_in_range(parsed):
+        raise ValueError(f"is out of range: must fall in the years {INSTANT_YEARS}")
     return parsed
 
 
@@ -89,16 +87,6 @@ def _email(value: str) -> str:
     return value
 
 
-def _storable(value: str) -> str:
-    """Refuse NUL, which PostgreSQL text cannot hold: a 422 here rather than a 500 at write time.
-
-    (Unpaired surrogates, the other unstorable text, are already refused by pydantic.)
-    """
-    if "\x00" in value:
-        raise ValueError("must not contain the NUL control character (\\u0000)")
-    return value
-
-
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not name the same channel twice")
@@ -108,19 +96,13 @@ def _unique(values: list[str]) -> list[str]:
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
 OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_optional_timestamp)]
 RecordId = Annotated[str, BeforeValidator(_record_id)]
-ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_storable)
-]
 OptionalShortText = Annotated[ShortText | None, BeforeValidator(_blank_to_none)]
-LongText = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_storable)
-]
 OptionalLongText = Annotated[LongText | None, BeforeValidator(_blank_to_none)]
 ChannelList = Annotated[list[Channel], AfterValidator(_unique)]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
-    AfterValidator(_storable),
+    AfterValidator(storable),
 ]
 # The constraints sit inside the ``| None``: on the union they would also run on None (and
 # fail with a TypeError, a 500, for a patient sent with no email).
@@ -130,7 +112,7 @@ Email = Annotated[
         str,
         StringConstraints(strip_whitespace=True, max_length=320),
         AfterValidator(_email),
-        AfterValidator(_storable),
+        AfterValidator(storable),
     ]
     | None,
     BeforeValidator(_blank_to_none),

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from reengage import clock
+from reengage.db.locks import lock_org_writes
 from reengage.derived import upkeep
 from reengage.domain.records import communication_problems
 from reengage.errors import Loc, Problem, RecordValidationError, reason_of
@@ -119,7 +120,10 @@ def upsert_records(
     problems: Sequence[Problem] = (),
 ) -> UpsertResult:
     """Check the records against the org's data (adding to ``problems``, those they had on
-    their own), then upsert them, patients first; or refuse them all, naming every problem."""
+    their own), then upsert them, patients first; or refuse them all, naming every problem.
+
+    The org's write lock comes first: what is checked against is what is written over."""
+    lock_org_writes(session, org_id)
     found = [*problems, *_problems(session, org_id, records, loc_prefix)]
     if found:
         raise RecordValidationError(sorted(found, key=_record_order))

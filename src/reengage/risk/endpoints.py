@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from reengage import audit, seed_examples
-from reengage.auth.dependencies import OrgId, require
+from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.query_params import PREFIX, AsOf, only_params
@@ -22,7 +22,7 @@ from reengage.risk.schemas import (
 )
 from reengage.seed_examples import seed_example
 
-router = APIRouter(prefix=PREFIX, tags=["analytics"])
+router = APIRouter(prefix=PREFIX, tags=["analytics"], route_class=PermissionFirst)
 
 Analyst = Annotated[Principal, Depends(require("analytics"))]
 ListReader = Annotated[Principal, Depends(require("read_patients"))]
