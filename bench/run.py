@@ -254,7 +254,7 @@ def org_settings(url: str) -> Any:
 class Server:
     """``reengage serve`` in a subprocess, and one keep-alive HTTP connection to it."""
 
-    def __init__(self, url: str, key: str, log: Path) -> None:
+    def __init__(self, url: str, key: str, log: Path, workers: int = 1) -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = int(sock.getsockname()[1])
@@ -263,7 +263,10 @@ class Server:
         self.log = log
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
-            [str(command), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                *(str(command), "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                *("--workers", str(workers)),
+            ],
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

@@ -134,6 +134,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return internal_error_response(log_unexpected(request.scope, exc))
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
 # Seconds a client is told to wait when the database cannot answer: about how long a
 # PostgreSQL restart or a failover takes.
 RETRY_AFTER_SECONDS = 5
@@ -228,13 +230,17 @@ def unreadable_body(exc: StarletteHTTPException) -> str | None:
 
 def allowed_methods(app: Any, scope: Scope) -> list[str]:
     """Every method some route of this path answers: Starlette's 405 names only the first
-    route that matched the path (GET, for a path that also takes PUT)."""
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "method": "__none__"})
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    route that matched the path (GET, for a path that also takes PUT). Each method is
+    tried against the router (routes may sit inside included routers, whose own routes
+    are not public), so what is named is exactly what would be served."""
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**scope, "method": method})[0] is Match.FULL
+            for route in app.router.routes
+        )
+    ]
 
 
 class UnexpectedErrorMiddleware:

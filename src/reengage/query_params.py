@@ -12,12 +12,20 @@ from reengage.errors import Problem, RecordValidationError
 
 PREFIX = "/api/v1/reengagement/{org_id}"
 
+# The document's form of as_of (the parsing gives the reasons): a date or a datetime with
+# offset in the years 1901-8998, as a record's timestamps (records.schemas); empty is now.
+AS_OF_PATTERN = (
+    "^((190[1-9]|19[1-9][0-9]|[2-7][0-9]{3}|8[0-8][0-9]{2}|89[0-8][0-9]|899[0-8])-"
+    "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+    "(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?)?$"
+)
 AsOf = Annotated[
     str | None,
     Query(
         description="ISO datetime with offset, or a date (the end of that day in the org's "
         "timezone); default now",
         examples=["2026-11-24", "2026-11-24T09:00:00+11:00"],
+        json_schema_extra={"pattern": AS_OF_PATTERN},
     ),
 ]
 

@@ -354,6 +354,38 @@ def test_entries_from_the_stored_rows_equal_those_from_whole_histories(
             event(f"most missed visits of a listed patient in 90 days: {min(most, 4)}")
 
 
+def test_an_attempt_sent_before_the_window_starts_in_utc_is_in_the_history(
+    client: TestClient, engine: Engine
+) -> None:
+    """Found by the property above: the window's first local midnight (00:00+10:00) was
+    compared as 00:00 UTC on SQLite, and an SMS sent at 18:00 UTC the evening before (04:00
+    in Sydney, inside the window) was missing from the stored rows' history."""
+    clinic = {
+        "patients": [patient("b0")],
+        "communications": [
+            outbound(
+                "m0",
+                "b0",
+                "sms",
+                "2026-07-12T18:00:00+00:00",
+                responded_at="2026-07-12T18:00:00+00:00",
+            )
+        ],
+    }
+    with clock.frozen_at(BASE - timedelta(days=200)):
+        org = load_clinic(client, engine, clinic, "Australia/Sydney", True)
+    for _ in range(2):  # the first read brings the stored standings to START
+        with make_sessionmaker(engine)() as session:
+            where = service.scope(session, org.id, START.isoformat())
+            kept = service.prioritized(session, where, "all", None, "risk_score", 50, 0)
+            assert kept == reference.prioritized(session, where, "all", None, "risk_score", 50, 0)
+            session.commit()
+    [entry] = kept.patients
+    assert [(h.date.isoformat(), h.method, h.reason) for h in entry.reengagement_history] == [
+        ("2026-07-13", "sms", "responded")
+    ]
+
+
 def test_the_state_today_command_stores_the_standings_now(
     client: TestClient, engine: Engine, org: OrgFixture, database_url: str, monkeypatch: Any
 ) -> None:

@@ -18,6 +18,7 @@ from reengage.domain.calendar import (
     days_between,
     end_of_day,
     in_last_days,
+    instant_in_range,
     local_date,
     parse_as_of,
     start_of_day,
@@ -27,6 +28,7 @@ from reengage.domain.calendar import (
 from tests.domain.builders import SYDNEY
 
 SANTIAGO = ZoneInfo("America/Santiago")
+UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2024, 6, 30, 4, 0, tzinfo=UTC)
 MICRO = timedelta(microseconds=1)
 
@@ -229,3 +231,39 @@ def test_a_datetime_without_offset_or_a_malformed_value_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         parse_as_of(value, SYDNEY, NOW)
+
+
+# --- the years an instant may fall in ----------------------------------------------------
+offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
+
+
+@given(
+    written=st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)),
+    zone=offsets,
+)
+def test_an_instant_is_in_range_when_its_year_is_as_written_and_in_utc(
+    written: datetime, zone: timezone
+) -> None:
+    """The rule that keeps 9999-12-31 and 0001-01-01 out of the derived state's arithmetic:
+    the year as written and the UTC year both in 1900-8999 (8999-12-31T23:00-12:00 is 9000
+    in UTC, and would be answered as 9000)."""
+    instant = written.replace(tzinfo=zone)
+    in_utc = instant.astimezone(UTC)  # safe a day inside the calendar's ends
+    expected = 1900 <= written.year <= 8999 and 1900 <= in_utc.year <= 8999
+    assert instant_in_range(instant) is expected
+
+
+def test_the_range_edges() -> None:
+    plus_ten, minus_twelve = timezone(timedelta(hours=10)), timezone(timedelta(hours=-12))
+    assert instant_in_range(datetime(1900, 1, 1, tzinfo=UTC))
+    assert not instant_in_range(datetime(1900, 1, 1, 9, 59, tzinfo=plus_ten))
+    assert instant_in_range(datetime(1900, 1, 1, 10, 0, tzinfo=plus_ten))
+    assert instant_in_range(datetime(8999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    assert instant_in_range(datetime(8999, 12, 31, 11, 59, 59, tzinfo=minus_twelve))
+    assert not instant_in_range(datetime(8999, 12, 31, 12, 0, tzinfo=minus_twelve))
+    assert not instant_in_range(datetime(9999, 12, 31, 23, 59, tzinfo=UTC))
+    assert not instant_in_range(datetime(1, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="out of range"):
+        parse_as_of("8999-12-31T20:00:00-05:00", UTC_ZONE, NOW)
+    with pytest.raises(ValueError, match="out of range"):
+        parse_as_of("9999-12-31", UTC_ZONE, NOW)

@@ -135,6 +135,9 @@ def test_null_restores_the_default(client: TestClient, org: OrgFixture) -> None:
         ),
         ({"benchmarks": {"median": 50}}, "benchmarks.median", "not permitted"),
         ({"theme": "dark"}, "theme", "not permitted"),
+        # null for a name that is not a setting: a typo, refused rather than a silent no-op
+        ({"timezon": None}, "timezon", "not permitted"),
+        ({"tier_thresholds": {"severe": None}}, "tier_thresholds.severe", "not permitted"),
     ],
 )
 def test_invalid_settings_are_refused_and_change_nothing(

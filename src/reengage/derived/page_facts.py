@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from reengage.db.types import UTCDateTime
 from reengage.derived.histories import HISTORY_COLUMNS, id_chunks, utc_instant
 from reengage.domain.risk import MISSED_STATUSES
 from reengage.models import Appointment, Communication, PatientState
@@ -156,7 +157,10 @@ def _recent_attempts(page: _Chunk) -> None:
     c: Any = Communication.__table__
     s: Any = PatientState.__table__
     names = HISTORY_COLUMNS[Communication]
-    first = case((s.c.recent_from < since, s.c.recent_from), else_=since)
+    # ``since`` typed as the columns are: a bare datetime in ``else_`` is bound as DateTime,
+    # which SQLite writes in its own offset (00:00+10:00 as "00:00"), not in UTC, and an
+    # attempt sent in the hours between the two was left out of the page's history.
+    first = case((s.c.recent_from < since, s.c.recent_from), else_=literal(since, UTCDateTime()))
     read = _read(session)
     stmt = (
         select(s.c.patient_id, *(read(c.c[name]) for name in names))

@@ -94,19 +94,33 @@ def days_between(earlier: datetime, later: datetime, zone: ZoneInfo) -> int:
 
 AS_OF_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 AS_OF_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
-# The years reengage takes an instant in, in a record or as as_of, as the instant is
-# written (its own offset's year: a rule a client, and the OpenAPI document's pattern, can
-# check without converting). Windows and spells reach a year or more either side of an
-# instant, which near years 1 or 9999 would leave the calendar a datetime can represent:
-# an OverflowError deep in the derived state, long after validation.
+# The years reengage takes an instant in, in a record or as as_of: as the instant is
+# written (a rule a client, and the OpenAPI document's pattern, can check without
+# converting) and in UTC (as it is stored and answered). Windows and spells reach a year or
+# more either side of an instant, which near years 1 or 9999 would leave the calendar a
+# datetime can represent: an OverflowError deep in the derived state, long after validation.
 EARLIEST_YEAR = 1900
 LATEST_YEAR = 8999
 INSTANT_YEARS = f"{EARLIEST_YEAR} to {LATEST_YEAR}"
+OUT_OF_RANGE = f"is out of range: must fall in the years {INSTANT_YEARS}, in UTC too"
 
 
 def instant_in_range(instant: datetime) -> bool:
-    """True when an instant is written in a year reengage computes with."""
-    return EARLIEST_YEAR <= instant.year <= LATEST_YEAR
+    """True when an instant falls in a year reengage computes with, as written and in UTC.
+
+    The UTC year is found without converting (which overflows next to years 1 and 9999)."""
+    if not EARLIEST_YEAR <= instant.year <= LATEST_YEAR:
+        return False
+    offset = instant.utcoffset() or timedelta(0)
+    if (
+        instant.year == EARLIEST_YEAR
+        and instant.replace(tzinfo=UTC) - datetime(EARLIEST_YEAR, 1, 1, tzinfo=UTC) < offset
+    ):
+        return False
+    return not (
+        instant.year == LATEST_YEAR
+        and datetime(LATEST_YEAR + 1, 1, 1, tzinfo=UTC) - instant.replace(tzinfo=UTC) <= -offset
+    )
 
 
 AS_OF_FORMS = "a date (YYYY-MM-DD) or an ISO 8601 datetime with offset (2026-11-24T09:00:00+11:00)"
@@ -127,7 +141,7 @@ def parse_as_of(value: str | None, zone: ZoneInfo, now: datetime) -> datetime:
         raise ValueError(f"must be {AS_OF_FORMS}")
     # Before any arithmetic: the end of a day in year 1 or 9999 may have no UTC form.
     if not EARLIEST_YEAR <= int(text[:4]) <= LATEST_YEAR:
-        raise ValueError(f"is out of range: must fall in the years {INSTANT_YEARS}")
+        raise ValueError(OUT_OF_RANGE)
     try:
         if is_date:
             return end_of_day(date.fromisoformat(text), zone)
@@ -136,4 +150,6 @@ def parse_as_of(value: str | None, zone: ZoneInfo, now: datetime) -> datetime:
         raise ValueError(f"must be {AS_OF_FORMS}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("a datetime needs a UTC offset (e.g. +10:00 or Z)")
+    if not instant_in_range(parsed):
+        raise ValueError(OUT_OF_RANGE)
     return parsed

@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 14.0 is the integer 14 (as JSON Schema says), while 14.5,
+    "14" and true stay refused by the strict check after this."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+DayCount = Annotated[int, BeforeValidator(_whole)]
 
 
 class TierThresholds(BaseModel):
@@ -14,10 +33,10 @@ class TierThresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    low: int = Field(7, ge=1, le=3650)
-    medium: int = Field(14, ge=1, le=3650)
-    high: int = Field(30, ge=1, le=3650)
-    critical: int = Field(45, ge=1, le=3650)
+    low: DayCount = Field(7, ge=1, le=3650)
+    medium: DayCount = Field(14, ge=1, le=3650)
+    high: DayCount = Field(30, ge=1, le=3650)
+    critical: DayCount = Field(45, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _strictly_increasing(self) -> TierThresholds:
@@ -42,7 +61,7 @@ class OrgSettings(BaseModel):
     timezone: str = "UTC"
     tier_thresholds: TierThresholds = TierThresholds()
     booked_patients_are_engaged: StrictBool = True
-    attribution_window_days: int = Field(14, ge=1, le=365, strict=True)
+    attribution_window_days: DayCount = Field(14, ge=1, le=365, strict=True)
     benchmarks: Benchmarks = Benchmarks()
 
     @field_validator("timezone")
@@ -82,13 +101,26 @@ def is_valid_timezone(name: str) -> bool:
 
 
 def merge_patch(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """JSON merge patch (RFC 7396): nested objects merge, ``null`` restores the default."""
+    """JSON merge patch (RFC 7396): nested objects merge, ``null`` restores the default.
+
+    ``current`` holds every setting (defaults included), so a key it lacks is not a setting:
+    that key is kept, ``null`` and all, for the model to refuse by name, where RFC 7396 would
+    drop it and a typo such as ``{"timezon": null}`` would answer 200 having done nothing.
+    """
     merged = dict(current)
     for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
+        if value is None and key not in current:
+            merged[key] = None
+        elif value is None:
+            merged.pop(key)
         elif isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merge_patch(merged[key], value)
         else:
             merged[key] = value
     return merged
+
+
+@lru_cache(maxsize=1)
+def known_timezones() -> tuple[str, ...]:
+    """Every timezone name ``timezone`` takes, sorted: for the API document's enum."""
+    return tuple(sorted(name for name in _known_timezones() if is_valid_timezone(name)))

@@ -12,7 +12,7 @@ from reengage.auth import service as auth_service
 from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
-from reengage.domain.settings import OrgSettings
+from reengage.domain.settings import Benchmarks, OrgSettings, TierThresholds, known_timezones
 from reengage.domain.vocabulary import Role
 from reengage.errors import pattern
 from reengage.orgs import service
@@ -27,6 +27,45 @@ SettingsAdmin = Annotated[Principal, Depends(require("settings"))]
 KeysAdmin = Annotated[Principal, Depends(require("keys"))]
 
 
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _object_of(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": fields}
+
+
+def _bounds(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """A setting's number schema, with the bounds its model holds it to."""
+    schema = model.model_json_schema()["properties"][name]
+    return {k: v for k, v in schema.items() if k in ("type", "minimum", "maximum")}
+
+
+# What a PATCH may carry, read from the settings' own models (the request is a merge patch
+# of any subset, so every key is optional and null, which restores the default). Thresholds
+# must also increase, after the merge: a rule a schema cannot state, answered 422.
+PATCH_SCHEMA = _object_of(
+    {
+        "timezone": _nullable({"type": "string", "enum": sorted(known_timezones())}),
+        "tier_thresholds": _nullable(
+            _object_of(
+                {
+                    name: _nullable(_bounds(TierThresholds, name))
+                    for name in TierThresholds.model_fields
+                }
+            )
+        ),
+        "booked_patients_are_engaged": _nullable({"type": "boolean"}),
+        "attribution_window_days": _nullable(_bounds(OrgSettings, "attribution_window_days")),
+        "benchmarks": _nullable(
+            _object_of(
+                {name: _nullable(_bounds(Benchmarks, name)) for name in Benchmarks.model_fields}
+            )
+        ),
+    }
+)
+
+
 @router.get("/settings", response_model=OrgSettings, summary="The org's settings")
 def get_settings(org_id: OrgId, session: SessionDep, _: SettingsAdmin) -> OrgSettings:
     return service.get_settings(session, org_id)
@@ -36,6 +75,7 @@ def get_settings(org_id: OrgId, session: SessionDep, _: SettingsAdmin) -> OrgSet
     "/settings",
     response_model=OrgSettings,
     summary="Change settings (JSON merge patch: send only what changes; null restores a default)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": PATCH_SCHEMA}}}},
 )
 def patch_settings(
     org_id: OrgId,

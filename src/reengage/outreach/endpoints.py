@@ -22,6 +22,10 @@ from reengage.seed_examples import seed_example
 router = APIRouter(prefix=PREFIX, tags=["analytics"], route_class=PermissionFirst)
 
 Analyst = Annotated[Principal, Depends(require("analytics"))]
+# The document's form of ``metrics``: one or more of the names, comma separated (spaces
+# and empty items are forgiven by the parsing, and left out of the document).
+_METRIC = f"({'|'.join(TREND_METRICS)})"
+METRICS_PATTERN = f"^{_METRIC}(,{_METRIC})*$"
 
 
 @router.get(
@@ -76,7 +80,10 @@ def get_trends(
     ] = "30d",
     metrics: Annotated[
         str | None,
-        Query(description="Comma list of risk_levels, success_rates, channel_performance"),
+        Query(
+            description="Comma list of risk_levels, success_rates, channel_performance",
+            json_schema_extra={"pattern": METRICS_PATTERN},
+        ),
     ] = None,
 ) -> Any:
     asked = _metrics(metrics)
@@ -86,6 +93,7 @@ def get_trends(
 
 
 def _metrics(raw: str | None) -> list[str]:
+    """The metrics asked for, in the contract's order; spaces and empty items ignored."""
     if raw is None:
         return list(TREND_METRICS)
     asked = [m.strip() for m in raw.split(",") if m.strip()]

@@ -13,6 +13,7 @@ from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.errors import Problem, RecordValidationError
+from reengage.query_params import only_params
 from reengage.records import service
 from reengage.records.kinds import KINDS, RecordKind
 from reengage.records.schemas import ID_PATTERN, BatchIn, BatchOut, Page
@@ -71,7 +72,10 @@ def _add_kind_routes(kind: RecordKind) -> None:
         principal: Reader,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-        patient_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+        patient_id: Annotated[
+            str | None,
+            Query(pattern=ID_PATTERN, include_in_schema=kind.references_patient),
+        ] = None,
     ) -> Page:
         if patient_id is not None and not kind.references_patient:
             # The same shape as every other 422, so a client can read every refusal one way.
@@ -115,6 +119,8 @@ def _add_kind_routes(kind: RecordKind) -> None:
         response_model=Page,
         summary=f"List {kind.name}, ordered by id",
         name=f"list_{kind.name}",
+        # patient_id stays allowed for patients too: its own refusal says what it filters.
+        dependencies=[Depends(only_params("limit", "offset", "patient_id"))],
     )
 
 

@@ -16,19 +16,20 @@ from pydantic import (
     GetJsonSchemaHandler,
     StringConstraints,
     TypeAdapter,
+    WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from reengage.domain.calendar import INSTANT_YEARS, instant_in_range
+from reengage.domain.calendar import OUT_OF_RANGE, instant_in_range
 from reengage.domain.vocabulary import AppointmentStatus, Channel, Direction, PatientStatus
 from reengage.errors import pattern
-from reengage.plain_text import LongText, ShortText, storable
+from reengage.plain_text import SPACE, LongText, ShortText, storable, text_schema
 
 ID_RULE = "1-128 characters: letters, digits and . _ : - (starting with a letter or digit)"
 ID_PATTERN = pattern(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$", f"must be {ID_RULE}")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(f"^[^@{SPACE}]+@[^@{SPACE}]+\\.[^@{SPACE}]+$")
 
 
 def _timestamp(value: Any) -> datetime:
@@ -49,7 +50,7 @@ def _timestamp(value: Any) -> datetime:
             "needs a UTC offset (e.g. +10:00 or Z): without one the instant is ambiguous"
         )
     if not instant_in_range(parsed):
-        raise ValueError(f"is out of range: must fall in the years {INSTANT_YEARS}")
+        raise ValueError(OUT_OF_RANGE)
     return parsed
 
 
@@ -93,20 +94,88 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
-OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_optional_timestamp)]
-RecordId = Annotated[str, BeforeValidator(_record_id)]
-OptionalShortText = Annotated[ShortText | None, BeforeValidator(_blank_to_none)]
-OptionalLongText = Annotated[LongText | None, BeforeValidator(_blank_to_none)]
-ChannelList = Annotated[list[Channel], AfterValidator(_unique)]
+# The OpenAPI document's forms, as strict as the checks above or stricter (never looser: a
+# client that keeps to the document is never refused for the form of a value). A timestamp's
+# year is 1901-8998 there, so that any offset keeps it inside 1900-8999 in UTC too, and its
+# day at most what every year's month has (no 29 February).
+_YEAR = "(190[1-9]|19[1-9][0-9]|[2-7][0-9]{3}|8[0-8][0-9]{2}|89[0-8][0-9]|899[0-8])"
+_MONTH_DAY = "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+_TIME = "([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,6})?"
+_OFFSET = "(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])"
+TIMESTAMP_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^{_YEAR}-{_MONTH_DAY}T{_TIME}{_OFFSET}$",
+    "description": "ISO 8601 with an offset, in the years 1900 to 8999 (in UTC too)",
+    "examples": ["2026-03-01T09:30:00+10:00"],
+}
+# What is sent back is the instant in UTC, which an offset may have moved into 1900 or 8999.
+STORED_TIMESTAMP = WithJsonSchema(
+    {"type": "string", "format": "date-time", "description": "ISO 8601, in UTC"},
+    mode="serialization",
+)
+# Exports write an absent value as "" (or whitespace): taken as absent.
+BLANK_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^[{SPACE}]*$"}
+
+
+def _or_blank(schema: dict[str, Any]) -> WithJsonSchema:
+    """The schema, a blank string or null, as a request may send it (a response: the
+    schema or null, with no blanks)."""
+    return WithJsonSchema({"anyOf": [schema, BLANK_SCHEMA, {"type": "null"}]}, mode="validation")
+
+
+ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": ID_PATTERN, "description": ID_RULE}
+PHONE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": E164.pattern,
+    "description": "E.164: '+', country code and number",
+    "examples": ["+61412345678"],
+}
+EMAIL_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^[^@{SPACE}\\u0000]+@[^@{SPACE}\\u0000]+\\.[^@{SPACE}\\u0000]+$",
+    "maxLength": 320,
+    "examples": ["name@example.com"],
+}
+NAME_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": f"^[^{SPACE}\\u0000]([^\\u0000]*[^{SPACE}\\u0000])?$",
+    "maxLength": 300,
+}
+
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_timestamp),
+    WithJsonSchema(TIMESTAMP_SCHEMA, mode="validation"),
+    STORED_TIMESTAMP,
+]
+OptionalTimestamp = Annotated[
+    Annotated[datetime, STORED_TIMESTAMP] | None,
+    BeforeValidator(_optional_timestamp),
+    _or_blank(TIMESTAMP_SCHEMA),
+]
+RecordId = Annotated[str, BeforeValidator(_record_id), WithJsonSchema(ID_SCHEMA)]
+OptionalShortText = Annotated[
+    ShortText | None, BeforeValidator(_blank_to_none), _or_blank(text_schema(200).json_schema)
+]
+OptionalLongText = Annotated[
+    LongText | None, BeforeValidator(_blank_to_none), _or_blank(text_schema(2000).json_schema)
+]
+ChannelList = Annotated[
+    list[Channel], AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})
+]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=300),
     AfterValidator(storable),
+    WithJsonSchema(NAME_SCHEMA),
 ]
 # The constraints sit inside the ``| None``: on the union they would also run on None (and
 # fail with a TypeError, a 500, for a patient sent with no email).
-Phone = Annotated[Annotated[str, AfterValidator(_phone)] | None, BeforeValidator(_blank_to_none)]
+Phone = Annotated[
+    Annotated[str, AfterValidator(_phone)] | None,
+    BeforeValidator(_blank_to_none),
+    _or_blank(PHONE_SCHEMA),
+]
 Email = Annotated[
     Annotated[
         str,
@@ -116,6 +185,7 @@ Email = Annotated[
     ]
     | None,
     BeforeValidator(_blank_to_none),
+    _or_blank(EMAIL_SCHEMA),
 ]
 
 
@@ -171,6 +241,23 @@ class FollowupIn(Record):
     reason: OptionalLongText = None
 
 
+# A batch's items as the document shows them: the id is required, as no path names it.
+class PatientInBatch(PatientIn):
+    id: RecordId
+
+
+class AppointmentInBatch(AppointmentIn):
+    id: RecordId
+
+
+class CommunicationInBatch(CommunicationIn):
+    id: RecordId
+
+
+class FollowupInBatch(FollowupIn):
+    id: RecordId
+
+
 MAX_BATCH_RECORDS = 10_000
 
 
@@ -198,14 +285,16 @@ class BatchIn(BaseModel):
     # ``extra="forbid"`` here an unknown key would hide them).
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
-    patients: Annotated[list[Any], DocumentedAs(list[PatientIn])] = Field(default_factory=list)
-    appointments: Annotated[list[Any], DocumentedAs(list[AppointmentIn])] = Field(
+    patients: Annotated[list[Any], DocumentedAs(list[PatientInBatch])] = Field(default_factory=list)
+    appointments: Annotated[list[Any], DocumentedAs(list[AppointmentInBatch])] = Field(
         default_factory=list
     )
-    communications: Annotated[list[Any], DocumentedAs(list[CommunicationIn])] = Field(
+    communications: Annotated[list[Any], DocumentedAs(list[CommunicationInBatch])] = Field(
         default_factory=list
     )
-    followups: Annotated[list[Any], DocumentedAs(list[FollowupIn])] = Field(default_factory=list)
+    followups: Annotated[list[Any], DocumentedAs(list[FollowupInBatch])] = Field(
+        default_factory=list
+    )
 
 
 class KindCounts(BaseModel):
