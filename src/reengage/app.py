@@ -24,7 +24,7 @@ from reengage.dashboard import endpoints as dashboard
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.errors import UnexpectedErrorMiddleware, install_error_handlers
-from reengage.limits import BodyLimitMiddleware
+from reengage.limits import AdmissionMiddleware, BodyLimitMiddleware
 from reengage.logs import configure as configure_logging
 from reengage.orgs.endpoints import router as orgs_router
 from reengage.outreach.endpoints import router as outreach_router
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(
         ApiAuthMiddleware, sessions=app.state.sessions, failures=app.state.key_failures
     )
+    # Before anything touches the database: at most so many requests at work at once.
+    app.add_middleware(AdmissionMiddleware, limit=settings.requests_at_once)
     # Outermost of ours: any unexpected error, even in the two above, becomes a 500 with an
     # error id and goes no further (the server would log its message, which may hold PHI).
     app.add_middleware(UnexpectedErrorMiddleware, page=dashboard.failure_page)

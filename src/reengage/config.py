@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('.reengage/reengage.db').absolute()}"
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     # address and per org, in the ``limits`` notation ("20/minute", "200/10 minutes").
     key_failures_per_client: str = "20/minute"
     key_failures_per_org: str = "200/10 minutes"
+    # Requests one process works on at once; the others wait their turn (503 after 30 s).
+    # Each holds at most one database connection, so it stays below the pool's 15.
+    requests_at_once: int = Field(default=8, ge=1, le=15)
     # The bearer token /metrics asks for (Prometheus' scrape config sends it). Empty: off.
     metrics_token: str = ""
 

@@ -1,7 +1,9 @@
-"""A cap on request bodies, enforced before anything parses them (413, nothing read past it)."""
+"""Limits on requests: a cap on bodies, enforced before anything parses them (413, nothing
+read past it), and on the requests a process works on at once (the rest wait their turn)."""
 
 from __future__ import annotations
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,5 +59,59 @@ class BodyLimitMiddleware:
                 ]
             },
             status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+# How long a request waits for its turn before it is answered 503 (the load is more than
+# the process can serve: the client sends it again, or a proxy sends it elsewhere).
+ADMISSION_WAIT_SECONDS = 30.0
+RETRY_AFTER_SECONDS = 5
+
+
+class AdmissionMiddleware:
+    """At most ``limit`` requests at work in the process; the others wait here, in order.
+
+    The request path is Python, one core per process whatever the threads: 40 requests at
+    work at once (Starlette's thread pool) are each 40 times slower, hold 40 database
+    connections' worth of transactions open while they wait for the interpreter, and past
+    the pool's 15 connections wait for one and fail after 30 s (bench/load.py: 64 clients,
+    none answered in 15 s). Waiting here costs nothing: no thread, no connection, no lock.
+    ``/healthz`` does not wait: a busy process is alive.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        exempt: tuple[str, ...] = ("/healthz",),
+        wait_seconds: float = ADMISSION_WAIT_SECONDS,
+    ) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self.wait_seconds = wait_seconds
+        self._slots: anyio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # made in the event loop that serves it
+            self._slots = anyio.Semaphore(self.limit)
+        admitted = False
+        with anyio.move_on_after(self.wait_seconds):  # the wait only: never the request
+            await self._slots.acquire()
+            admitted = True
+        if admitted:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                self._slots.release()
+            return
+        response = JSONResponse(
+            {"detail": f"the server is busy; retry in {RETRY_AFTER_SECONDS} seconds"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
         await response(scope, receive, send)

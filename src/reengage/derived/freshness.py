@@ -45,6 +45,10 @@ from reengage.domain.history import PatientHistory
 from reengage.domain.scope import Scope
 from reengage.models import Appointment, Patient, PatientState
 
+# The most patients swapped out of the roll-ups for their histories (``late_ids``): past
+# it, the rows' path costs less than reading so many histories.
+LATE_SWAP_MOST = 200
+
 
 def rows_answer(found: Status | None, scope: Scope) -> bool:
     """The status vouches for every patient's rows at as_of, and the roll-ups sum them."""
@@ -110,6 +114,34 @@ class Freshness:
     def complete(self) -> bool:
         """The status vouches for every patient's rows at as_of (``rows_answer``)."""
         return rows_answer(self.status, self.scope)
+
+    @cached_property
+    def late_ids(self) -> tuple[str, ...] | None:
+        """When the status is of the current settings but not complete at as_of: the
+        patients whose rows hold something dated after as_of (a patient whose first record
+        is a follow-up due next week starts then), if few; else None. For the rest the
+        roll-ups answer, these few swapped out of them for their histories
+        (``rollups.counts_for``): without this, one such patient sent every request of the
+        org down the rows' path, ten times slower, until their day came."""
+        found, scope = self.status, self.scope
+        if self.complete or found is None:
+            return None
+        if found.settings_key != scope.settings.derivation_key():
+            return None
+        s: Any = PatientState.__table__
+        stmt = (
+            select(s.c.patient_id)
+            .where(s.c.org_id == scope.org_id, s.c.horizon_at > scope.as_of)
+            .order_by(s.c.patient_id)
+            .limit(LATE_SWAP_MOST + 1)
+        )
+        ids = tuple(self.session.scalars(stmt))
+        return ids if len(ids) <= LATE_SWAP_MOST else None
+
+    def histories_of(self, ids: tuple[str, ...]) -> list[PatientHistory]:
+        if not ids:
+            return []
+        return [h for _, h in histories.load_histories(self.session, self.scope.org_id, ids)]
 
     @cached_property
     def visiting_ids(self) -> tuple[str, ...]:

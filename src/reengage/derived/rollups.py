@@ -174,19 +174,29 @@ class RollupCounts:
     """Summed from ``daily_rollups``, with the span amounts of patients visiting later on
     as_of's day swapped for those as of as_of (see ``ended_today``)."""
 
-    def __init__(self, fresh: Freshness) -> None:
+    def __init__(self, fresh: Freshness, without: tuple[str, ...] = ()) -> None:
+        """``without``: patients whose stored rows are taken out of the sums entirely (their
+        figures come from their histories instead)."""
         session, scope = fresh.session, fresh.scope
         self._session, self._org_id = session, scope.org_id
         self._swap: Sums = Counter()
-        if scope.settings.booked_patients_are_engaged and fresh.visiting_ids:
-            ids = list(fresh.visiting_ids)
+        if without:
+            ids = list(without)
+            stored_sums = measure_sums(
+                rollup_table.outcome_rows(session, scope.org_id, ids),
+                rollup_table.span_rows(session, scope.org_id, ids),
+            )
+            self._swap = difference(Counter(), stored_sums)
+        visiting = [pid for pid in fresh.visiting_ids if pid not in without]
+        if scope.settings.booked_patients_are_engaged and visiting:
+            ids = visiting
             today = scope.today.toordinal()
             # Spells ended before today are the same either way: only the others are read,
             # so the swap costs the same whatever the length of the histories.
             stored = rollup_table.span_rows(session, scope.org_id, ids, unended_on=today)
             contacted = rollup_table.contacted_on(session, scope.org_id, ids, today)
             as_of_rows = ended_today(stored, today, contacted)
-            self._swap = difference(measure_sums((), as_of_rows), measure_sums((), stored))
+            self._swap.update(difference(measure_sums((), as_of_rows), measure_sums((), stored)))
 
     def _sums(self, first: int, last: int, measures: tuple[str, ...], by_day: bool) -> Sums:
         out = rollup_table.sums(self._session, self._org_id, first, last, measures, by_day)
@@ -234,10 +244,15 @@ class RollupCounts:
 
 def counts_for(fresh: Freshness) -> tuple[Counts, list[PatientHistory]]:
     """Where performance and trends read their figures from: the roll-ups when the org's
-    status answers (they hold every patient, those visiting later today swapped in), else
-    the settled patients' rows, with the others' histories."""
+    status answers (they hold every patient, those visiting later today swapped in); when
+    it answers for all but a few patients with records after as_of, the roll-ups without
+    those, with their histories; else the settled patients' rows, with the others'
+    histories."""
     if fresh.complete:
         return RollupCounts(fresh), []
+    late = fresh.late_ids
+    if late is not None:
+        return RollupCounts(fresh, without=late), fresh.histories_of(late)
     return RowCounts(fresh), fresh.histories("days")
 
 
