@@ -215,3 +215,64 @@ def test_before_latest_at_or_under_other_settings_the_rollups_stand_aside(
         after = service.scope(session, org.id, "2026-06-04T00:00:00+00:00")
         assert Freshness(session, after).complete
     assert stored_sums(engine, org.id) == recounted(engine, org.id)
+
+
+@COMMON
+@given(
+    clinic=clinics(),
+    zone=st.sampled_from(ZONES),
+    booked_engaged=st.booleans(),
+    after_hours=st.integers(0, 40),
+    late=st.lists(st.tuples(st.booleans(), st.integers(1, 14 * 24)), min_size=1, max_size=4),
+)
+def test_a_few_patients_with_records_after_as_of_are_swapped_out_of_the_rollups(
+    client: TestClient,
+    engine: Engine,
+    clinic: dict[str, list[dict[str, Any]]],
+    zone: str,
+    booked_engaged: bool,
+    after_hours: int,
+    late: list[tuple[bool, int]],
+) -> None:
+    """Patients whose records reach past as_of (a new patient whose only record is a
+    follow-up due later, who starts then; or an SMS sent later): the roll-ups answer for the
+    others, these come from their histories, and every figure is the straight one."""
+    with clock.frozen_at(BASE - timedelta(days=200)):
+        org = load_clinic(client, engine, clinic, zone, booked_engaged)
+        found = status(engine, org.id)
+        assert found is not None
+        as_of = (found.latest_at or BASE) + timedelta(hours=after_hours)
+        patients = [p["id"] for p in clinic["patients"]]
+        batch: dict[str, list[dict[str, Any]]] = {"patients": [], "followups": []}
+        batch["communications"] = []
+        for n, (new_patient, hours) in enumerate(late):
+            at = (as_of + timedelta(hours=hours)).isoformat()
+            if new_patient or not patients:
+                pid = f"late{n}"
+                batch["patients"].append({"id": pid, "name": "Fake Late", "status": "active"})
+                batch["followups"].append({"id": f"lf{n}", "patient_id": pid, "due_at": at})
+            else:
+                batch["communications"].append(
+                    {
+                        "id": f"lc{n}",
+                        "patient_id": patients[n % len(patients)],
+                        "channel": "sms",
+                        "direction": "outbound",
+                        "sent_at": at,
+                    }
+                )
+        r = client.post(org.url("/batch"), json=batch, headers=org.headers())
+        assert r.status_code == 200, r.text
+    with make_sessionmaker(engine)() as session:
+        where = service.scope(session, org.id, as_of.isoformat())
+        fresh = Freshness(session, where)
+        assert not fresh.complete
+        assert fresh.late_ids  # the path under test: the roll-ups without these patients
+        counts, _ = rollups.counts_for(fresh)
+        assert isinstance(counts, rollups.RollupCounts)
+        for timeframe in ("last_7_days", "last_30_days", "last_90_days"):
+            fast = outreach.performance(session, where, timeframe)
+            assert fast == reference.performance_of(session, where, timeframe)
+        for period in ("7d", "90d", "1y"):
+            fast_trends = outreach.trends(session, where, period, METRICS)
+            assert fast_trends == reference.trends_of(session, where, period, METRICS)
