@@ -6,10 +6,7 @@ take it with ``tail -n 1``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy.orm import Session, sessionmaker
@@ -208,35 +205,16 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the API and dashboard until stopped."""
-    import uvicorn
+    from reengage import serving
 
     settings = get_settings()
     configure_logging(settings.log_level)
     if not migrate.current_revision_is_head(settings.database_url):
         _fail("the database schema is not current: run 'reengage db upgrade' first")
-    # Proxy headers are the app's to trust (``REENGAGE_TRUSTED_PROXIES``), not uvicorn's,
-    # which would believe any local process.
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_config": None,
-        "access_log": False,
-        "proxy_headers": False,
-    }
-    if workers == 1:
-        from reengage.app import serving_app
-
-        uvicorn.run(serving_app(), **options)
-        return
-    # Processes, not threads: the request path is Python, one core each. Each counts its
-    # metrics in files here, which /metrics sums; set before any worker starts (spawned,
-    # they read it when they import prometheus-client).
-    metrics_dir = tempfile.mkdtemp(prefix="reengage-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run("reengage.app:serving_app", factory=True, workers=workers, **options)
-    finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        serving.serve(host, port, workers)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 @app.command()

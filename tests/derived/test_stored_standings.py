@@ -33,7 +33,10 @@ START = BASE + timedelta(days=41)
 
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["later", "later", "earlier", "visit", "due", "attempt", "status", "new"]),
+        st.sampled_from(
+            ["later", "later", "earlier", "visit", "due", "attempt", "status", "new"]
+            + ["starts", "ahead"]
+        ),
         st.integers(min_value=0, max_value=30),  # hours
         st.integers(min_value=0, max_value=6),  # which patient
     ),
@@ -60,7 +63,9 @@ def _read(engine: Engine, org_id: str, as_of: datetime) -> tuple[Any, datetime |
 
 def _write(client: TestClient, org: OrgFixture, kind: str, hours: int, who: int, at: datetime):
     """One write dated up to ``at`` (as_of): a visit booked now that starts ``hours`` later,
-    a follow-up due then, a failed attempt, a change of status, or a new patient."""
+    a follow-up due then, a failed attempt, a change of status, or a new patient; or dated
+    after it: a new patient whose only record is a follow-up due ``hours`` later (they
+    start then), or an attempt sent then (the patient's rows do not answer until then)."""
     pid = f"p{who}"
     tag = f"{kind}{at.timestamp():.0f}-{hours}"
     later = (at + timedelta(hours=hours, minutes=7)).isoformat()
@@ -72,11 +77,17 @@ def _write(client: TestClient, org: OrgFixture, kind: str, hours: int, who: int,
         batch["followups"] = [followup(tag, pid, due_at=later)]
     elif kind == "attempt":
         batch["communications"] = [outbound(tag, pid, "sms", before, failed_at=before)]
+    elif kind == "starts":
+        new = f"new{tag}"
+        batch["patients"] = [patient(new, registered_at=None)]
+        batch["followups"] = [followup(tag, new, due_at=later)]
+    elif kind == "ahead":
+        batch["communications"] = [outbound(tag, pid, "sms", later)]
     elif kind == "status":
         batch["patients"] = [patient(pid, status="discharged" if hours % 2 else "active")]
     else:
         batch["patients"] = [patient(f"new{tag}", registered_at=before)]
-    if kind in ("visit", "due", "attempt", "status"):
+    if kind in ("visit", "due", "attempt", "status", "ahead"):
         batch.setdefault("patients", [patient(pid)])
     r = client.post(org.url("/batch"), json=batch, headers=org.headers())
     assert r.status_code == 200, r.text
@@ -117,6 +128,8 @@ def test_stored_standings_agree_with_the_straight_computation_as_things_happen(
                 _write(client, org, kind, hours, who, as_of)
         _, at = _read(engine, org.id, as_of)
         event("answered from the stored rows" if at == as_of else "answered as before")
+        if at == as_of and any(row["tier"] is None for row in _stored(engine, org.id).values()):
+            event("answered from the stored rows, some patients late")
         if newest is not None and as_of >= newest:  # the rows are never left behind
             assert at is not None and newest <= at <= as_of
 
@@ -202,6 +215,62 @@ def test_rows_are_built_once_kept_and_recomputed_only_where_due(
         day_end + timedelta(days=1),
         datetime.fromisoformat("2026-06-10T15:00:00+00:00") + timedelta(days=1),
     }
+
+
+def test_patients_late_at_as_of_are_placeholders_and_the_rows_still_answer(
+    client: TestClient, engine: Engine, org: OrgFixture
+) -> None:
+    """A patient whose records reach past as_of (one who starts next week with a follow-up,
+    one sent a message dated tomorrow) is kept as a row without values, due at their
+    horizon; the other rows are still brought up and answer, those patients from their
+    histories (``_read`` holds every answer to the straight computation). Before, the rows
+    were left where they were until the last such record's time came."""
+    start = datetime.fromisoformat("2026-06-10T09:00:00+00:00")
+    batch = {
+        "patients": [patient(f"p{i}", registered_at="2026-01-05T09:00:00+00:00") for i in range(5)],
+        "appointments": [
+            appointment("a0", "p0", starts_at="2026-05-01T09:00:00+00:00", status="completed"),
+        ],
+    }
+    with clock.frozen_at(start - timedelta(days=30)):
+        r = client.post(org.url("/batch"), json=batch, headers=org.headers())
+    assert r.status_code == 200, r.text
+    _, at = _read(engine, org.id, start)
+    assert at == start
+
+    starts_at = start + timedelta(days=7)
+    tomorrow = start + timedelta(days=1, hours=2)
+    late = {
+        "patients": [patient("p9", registered_at=None)],
+        "followups": [followup("f9", "p9", due_at=starts_at.isoformat())],
+        "communications": [outbound("c2", "p2", "sms", tomorrow.isoformat())],
+    }
+    with clock.frozen_at(start):
+        r = client.post(org.url("/batch"), json=late, headers=org.headers())
+    assert r.status_code == 200, r.text
+
+    hour_later = start + timedelta(hours=1)
+    _, at = _read(engine, org.id, hour_later)
+    assert at == hour_later  # brought up, though two patients' records are after as_of
+    rows = _stored(engine, org.id)
+    assert sorted(rows) == ["p0", "p1", "p2", "p3", "p4", "p9"]
+    for pid, until in (("p2", tomorrow), ("p9", starts_at)):
+        assert rows[pid]["until_at"] == until
+        assert all(rows[pid][name] is None for name in stored_standings.VALUE_COLUMNS)
+    assert all(rows[f"p{i}"]["tier"] is not None for i in (0, 1, 3, 4))
+
+    # p2's message is sent: p2's row is computed; p9 is still to start.
+    after_message = tomorrow + timedelta(minutes=1)
+    _, at = _read(engine, org.id, after_message)
+    assert at == after_message
+    rows = _stored(engine, org.id)
+    assert rows["p2"]["tier"] is not None and rows["p9"]["until_at"] == starts_at
+
+    # p9 starts: no placeholder is left.
+    started = starts_at + timedelta(minutes=1)
+    _, at = _read(engine, org.id, started)
+    assert at == started
+    assert all(row["tier"] is not None for row in _stored(engine, org.id).values())
 
 
 def test_a_rebuild_drops_the_rows(

@@ -18,11 +18,13 @@ The caches, and when each answers:
   at or after it, under those settings, every row answers (``rows_answer``). Then the daily
   roll-ups, which sum every row, answer too; the few patients visiting later on as_of's day
   have their span amounts swapped there (``rollups.ended_today``) rather than read.
-- **The stored standings** (``standings``) answer when the status does, they were brought
-  up to an instant of as_of's day at or before as_of, and no row has fallen due
-  (``standings_answer``, judged on values read in the same statement as the standings). When
-  the status answers and they are not past as_of, they are first brought up to it
-  (``catch_up``).
+- **The stored standings** (``standings``) answer when the status is of the current
+  settings, they were brought up to an instant of as_of's day at or before as_of, no row has
+  fallen due, and the patients with records after as_of are few (``standings_answer``,
+  judged on values read in the same statement as the standings). Those patients are kept as
+  placeholders (no values, due at their horizon): they are late at as_of and come from
+  their histories. When the standings are not past as_of, they are first brought up to it
+  (``catch_up``), if the late patients are few.
 
 Every read path is then: a projection (the roll-ups, the stored standings, or the rows of
 the settled patients), with the unsettled patients' histories merged in. The references
@@ -50,22 +52,34 @@ from reengage.models import Appointment, Patient, PatientState
 LATE_SWAP_MOST = 200
 
 
+def rows_current(found: Status | None, scope: Scope) -> bool:
+    """The status vouches for every patient's rows, under the current settings: each row
+    answers at any as_of at or after its patient's horizon."""
+    return found is not None and found.settings_key == scope.settings.derivation_key()
+
+
 def rows_answer(found: Status | None, scope: Scope) -> bool:
     """The status vouches for every patient's rows at as_of, and the roll-ups sum them."""
-    return (
-        found is not None
-        and found.settings_key == scope.settings.derivation_key()
-        and (found.latest_at is None or found.latest_at <= scope.as_of)
-    )
+    if not rows_current(found, scope):
+        return False
+    assert found is not None
+    return found.latest_at is None or found.latest_at <= scope.as_of
 
 
-def standings_answer(found: Status | None, due: bool, scope: Scope) -> bool:
-    """The stored standings answer at as_of (``due``: some row fell due by as_of)."""
+def standings_answer(found: Status | None, due: bool, late: int, scope: Scope) -> bool:
+    """The stored standings answer at as_of (``due``: some row fell due by as_of; ``late``:
+    the placeholders among them, patients with records after as_of).
+
+    A catch-up at T leaves a placeholder, due at its horizon, for every patient whose rows
+    hold something after T; a write that dates a patient's records later makes its row due.
+    So at an as_of from T on, with nothing due, the placeholders are exactly the patients
+    whose rows do not answer at as_of, and every other row does."""
     at = found.standings_at if found is not None else None
     return (
-        rows_answer(found, scope)
+        rows_current(found, scope)
         and at is not None
         and not due
+        and late <= LATE_SWAP_MOST
         and at <= scope.as_of
         and local_date(at, scope.settings.zone()) == scope.today
     )
@@ -74,10 +88,11 @@ def standings_answer(found: Status | None, due: bool, scope: Scope) -> bool:
 def catch_up(found: Status | None, scope: Scope) -> Literal["all", "due"] | None:
     """Which stored standings to recompute to bring them up to as_of: all of them when they
     are of an earlier day (a day's first request pays for the day) or none are kept, else
-    only those due; None when they cannot be brought up (the rows do not answer at as_of,
-    or the standings are already past it). Asked before taking the lock, to know whether it
-    is worth taking, and again under it."""
-    if not rows_answer(found, scope):
+    only those due; None when they cannot be brought up (the rows are of other settings or
+    incomplete, or the standings are already past it). Whether the late patients are few
+    enough is the caller's to count (``late_ids``), under the lock. Asked before taking the
+    lock, to know whether it is worth taking, and again under it."""
+    if not rows_current(found, scope):
         return None
     assert found is not None
     at = found.standings_at
@@ -86,6 +101,21 @@ def catch_up(found: Status | None, scope: Scope) -> Literal["all", "due"] | None
     if at > scope.as_of:
         return None
     return "all" if local_date(at, scope.settings.zone()) != scope.today else "due"
+
+
+def late_ids(session: Session, scope: Scope) -> tuple[str, ...] | None:
+    """The patients whose rows hold something dated after as_of (a patient whose first
+    record is a follow-up due next week starts then), if at most ``LATE_SWAP_MOST``; else
+    None. Read by the rows' horizon index."""
+    s: Any = PatientState.__table__
+    stmt = (
+        select(s.c.patient_id)
+        .where(s.c.org_id == scope.org_id, s.c.horizon_at > scope.as_of)
+        .order_by(s.c.patient_id)
+        .limit(LATE_SWAP_MOST + 1)
+    )
+    ids = tuple(session.scalars(stmt))
+    return ids if len(ids) <= LATE_SWAP_MOST else None
 
 
 RowsKind = Literal["instants", "days"]
@@ -103,6 +133,7 @@ class Freshness:
         self.session = session
         self.scope = scope
         self._histories: dict[RowsKind, list[PatientHistory]] = {}
+        self._loaded: dict[tuple[str, ...], list[tuple[Patient, PatientHistory]]] = {}
 
     @cached_property
     def status(self) -> Status | None:
@@ -123,25 +154,20 @@ class Freshness:
         roll-ups answer, these few swapped out of them for their histories
         (``rollups.counts_for``): without this, one such patient sent every request of the
         org down the rows' path, ten times slower, until their day came."""
-        found, scope = self.status, self.scope
-        if self.complete or found is None:
+        if self.complete or not rows_current(self.status, self.scope):
             return None
-        if found.settings_key != scope.settings.derivation_key():
-            return None
-        s: Any = PatientState.__table__
-        stmt = (
-            select(s.c.patient_id)
-            .where(s.c.org_id == scope.org_id, s.c.horizon_at > scope.as_of)
-            .order_by(s.c.patient_id)
-            .limit(LATE_SWAP_MOST + 1)
-        )
-        ids = tuple(self.session.scalars(stmt))
-        return ids if len(ids) <= LATE_SWAP_MOST else None
+        return late_ids(self.session, self.scope)
+
+    def loaded(self, ids: tuple[str, ...]) -> list[tuple[Patient, PatientHistory]]:
+        """These patients with their histories, read once per request (the list's late
+        patients are its prediction's too)."""
+        if ids not in self._loaded:
+            found = histories.load_histories(self.session, self.scope.org_id, ids) if ids else []
+            self._loaded[ids] = found
+        return self._loaded[ids]
 
     def histories_of(self, ids: tuple[str, ...]) -> list[PatientHistory]:
-        if not ids:
-            return []
-        return [h for _, h in histories.load_histories(self.session, self.scope.org_id, ids)]
+        return [h for _, h in self.loaded(ids)]
 
     @cached_property
     def visiting_ids(self) -> tuple[str, ...]:

@@ -256,22 +256,29 @@ def counts_for(fresh: Freshness) -> tuple[Counts, list[PatientHistory]]:
     return RowCounts(fresh), fresh.histories("days")
 
 
-def prediction_counts(fresh: Freshness) -> dict[str, tuple[int, int]]:
+def prediction_counts(fresh: Freshness) -> tuple[dict[str, tuple[int, int]], list[PatientHistory]]:
     """Per at-risk tier, (qualifying attempts, those followed by a contact), over the
-    settled patients: from the roll-ups when they answer, else from the rows."""
-    if not fresh.complete:
-        return row_counts.prediction(fresh)
+    patients the derived rows answer for, and the histories of the others: from the roll-ups
+    when the org's status answers, or answers but for a few patients with records after
+    as_of (their amounts taken out); else from the settled patients' rows."""
+    if fresh.complete:
+        without: tuple[str, ...] = ()
+    elif (late := fresh.late_ids) is not None:
+        without = late
+    else:
+        return row_counts.prediction(fresh), fresh.histories("instants")
     first_day, last_day = qualifying_days(fresh.scope.as_of, fresh.scope.settings)
-    found = rollup_table.sums(
-        fresh.session,
-        fresh.scope.org_id,
-        first_day.toordinal(),
-        last_day.toordinal(),
-        PREDICTION_MEASURES,
-        False,
-    )
-    return {
+    first, last = first_day.toordinal(), last_day.toordinal()
+    session, org_id = fresh.session, fresh.scope.org_id
+    found = rollup_table.sums(session, org_id, first, last, PREDICTION_MEASURES, False)
+    if without:
+        stored = measure_sums(rollup_table.outcome_rows(session, org_id, list(without)), ())
+        for (day, measure), n in stored.items():
+            if first <= day <= last and measure in PREDICTION_MEASURES:
+                found[(0, measure)] -= n
+    counts = {
         tier: (found[(0, f"tried:{tier}")], found[(0, f"reached:{tier}")])
         for tier in AT_RISK_TIERS
         if found[(0, f"tried:{tier}")]
     }
+    return counts, fresh.histories_of(without)

@@ -48,4 +48,7 @@ class PatientState(Base):
     __table_args__ = (
         # The risk statement reads an org's active patients: found by index, not by a scan.
         Index("ix_patient_state_org_status", "org_id", "status"),
+        # The few patients with records after as_of (``freshness.late_ids``), on every
+        # request that finds the org's status ahead of as_of: found without a scan.
+        Index("ix_patient_state_org_horizon", "org_id", "horizon_at"),
     )

@@ -91,12 +91,27 @@ def population_tally(session: Session, where: Scope) -> Tally:
 
 def tally(fresh: Freshness) -> Tally:
     """Counts over the population: the stored standings' when they answer (they hold
-    every patient); else the risk statement's over the settled patients, plus the others
-    from their histories."""
+    every patient but the few late at as_of, who come from their histories); else the risk
+    statement's over the settled patients, plus the others from their histories."""
     kept = stored_standings.tally(fresh.session, fresh.scope)
     if kept is not None:
-        return kept
+        counts, late = kept
+        return counts + Tally.of(_Late.read(fresh, late).standings) if late else counts
     return risk_statement.tally(fresh) + Tally.of(_unsettled_standings(fresh))
+
+
+@dataclass(frozen=True)
+class _Late:
+    """The patients the stored standings leave out (late at as_of), from their histories."""
+
+    loaded: dict[str, tuple[Patient, PatientHistory]]
+    standings: list[Standing]
+
+    @classmethod
+    def read(cls, fresh: Freshness, ids: tuple[str, ...]) -> _Late:
+        pairs = fresh.loaded(ids)
+        loaded = {p.id: (p, h) for p, h in pairs}
+        return cls(loaded, standings_of((h for _, h in pairs), fresh.scope))
 
 
 def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
@@ -119,32 +134,73 @@ def prioritized(
     limit: int,
     offset: int,
 ) -> PrioritizedList:
-    """The stored standings' page when they answer (the usual case: as_of now); else the
-    risk statement's over the settled patients, with the few unsettled ones merged in.
-    The page's entries from the derived rows when the org's status vouches for them all,
-    else from the page's histories."""
+    """The stored standings' page when they answer (the usual case: as_of now), with the
+    few patients late at as_of merged in from their histories; else the risk statement's
+    over the settled patients, with the unsettled ones merged in. The page's entries from
+    the derived rows where they answer for the patient, else from the patient's history."""
     fresh = Freshness(session, where)
     level = None if risk_level == "all" else risk_level
-    kept = stored_standings.listed_page(
-        session, where, level, action_required, sort_by, limit, offset
-    )
-    if kept is not None:
-        counts, page = kept
-    else:
-        extra = listed(_unsettled_standings(fresh), risk_level, action_required, sort_by)
-        # Merged, the page can draw on the statement's first offset + limit.
-        first, size = (0, offset + limit) if extra else (offset, limit)
-        counts, page = risk_statement.listed_page(
-            fresh, level, action_required, sort_by, size, first
-        )
-        if extra:
-            counts = counts + Tally.of(extra)
-            page = sorted(page + extra, key=SORT_KEYS[sort_by])[offset : offset + limit]
+    filters = (level, action_required, sort_by)
+    kept = stored_standings.listed_page(session, where, *filters, limit, offset)
+    if kept is None:
+        return _from_statement(fresh, risk_level, action_required, sort_by, limit, offset)
+    (counts, page), late_ids = kept
+    late = _Late.read(fresh, late_ids)
+    extra = listed(late.standings, risk_level, action_required, sort_by)
+    if extra and offset:
+        # Merged, the page draws on the stored rows' first offset + limit.
+        again = stored_standings.listed_page(session, where, *filters, offset + limit, 0)
+        if again is None or again[1] != late_ids:  # written in between: not worth a third
+            return _from_statement(fresh, risk_level, action_required, sort_by, limit, offset)
+        (counts, page), _ = again
+    counts, page = _merged(counts, page, extra, sort_by, limit, offset)
+    from_rows = [s for s in page if s.patient_id not in late.loaded]
+    shown = {e.id: e for e in _kept_entries(session, where, from_rows)}
+    for s in page:
+        if s.patient_id in late.loaded:
+            shown[s.patient_id] = _entry(*late.loaded[s.patient_id], where)
+    entries = [shown[s.patient_id] for s in page]
+    return shape_list(where, counts, entries, limit, offset, lambda n: _prediction(fresh, n))
+
+
+def _from_statement(
+    fresh: Freshness,
+    risk_level: str,
+    action_required: str | None,
+    sort_by: str,
+    limit: int,
+    offset: int,
+) -> PrioritizedList:
+    """The list from the risk statement over the settled patients, the unsettled ones
+    from their histories: where the stored standings do not answer."""
+    session, where = fresh.session, fresh.scope
+    level = None if risk_level == "all" else risk_level
+    extra = listed(_unsettled_standings(fresh), risk_level, action_required, sort_by)
+    # Merged, the page draws on the statement's first offset + limit.
+    first, size = (0, offset + limit) if extra else (offset, limit)
+    counts, page = risk_statement.listed_page(fresh, level, action_required, sort_by, size, first)
+    counts, page = _merged(counts, page, extra, sort_by, limit, offset)
     if fresh.complete:
         entries = _kept_entries(session, where, page)
     else:
         entries = entries_of(session, where, [s.patient_id for s in page])
     return shape_list(where, counts, entries, limit, offset, lambda n: _prediction(fresh, n))
+
+
+def _merged(
+    counts: Tally,
+    page: list[Standing],
+    extra: list[Standing],
+    sort_by: str,
+    limit: int,
+    offset: int,
+) -> tuple[Tally, list[Standing]]:
+    """The counts and page with ``extra`` (listed standings from histories) merged in;
+    ``page``, when there are any, is the first offset + limit of the others."""
+    if not extra:
+        return counts, page
+    merged = sorted(page + extra, key=SORT_KEYS[sort_by])
+    return counts + Tally.of(extra), merged[offset : offset + limit]
 
 
 def shape_list(
@@ -237,8 +293,8 @@ def _prediction(fresh: Freshness, at_risk: Counter[str]) -> float | None:
     """The settled patients' outcomes from the roll-ups or the rows, the others' from
     their histories."""
     where = fresh.scope
-    slow = tier_outcomes(fresh.histories("instants"), where.as_of, where.settings)
-    outcomes = add_outcomes(rollups.prediction_counts(fresh), slow)
+    counted, others = rollups.prediction_counts(fresh)
+    outcomes = add_outcomes(counted, tier_outcomes(others, where.as_of, where.settings))
     return success_rate_prediction(outcomes, at_risk)
 
 
