@@ -14,14 +14,16 @@ from sqlalchemy.orm import Session
 
 from reengage.derived import histories
 from reengage.domain import performance as performance_rules
+from reengage.domain import week_target as target_rules
 from reengage.domain.calendar import start_of_day
 from reengage.domain.history import PatientHistory
 from reengage.domain.prediction import success_rate_prediction, tier_outcomes
+from reengage.domain.risk import is_at_risk
 from reengage.domain.scope import Scope
-from reengage.domain.standing import Standing, Tally, listed
+from reengage.domain.standing import AT_RISK_LEVEL, Standing, Tally, listed
 from reengage.outreach import service as outreach
 from reengage.outreach.schemas import Overview, Performance, Trends
-from reengage.risk import service
+from reengage.risk import service, week_target
 from reengage.risk.schemas import PrioritizedList
 
 
@@ -42,9 +44,10 @@ def prioritized(
     sort_by: str,
     limit: int,
     offset: int,
+    action_priority: int | None = None,
 ) -> PrioritizedList:
     """What ``service.prioritized`` must equal."""
-    found = listed(standings(session, where), risk_level, action_required, sort_by)
+    found = listed(standings(session, where), risk_level, action_required, sort_by, action_priority)
     page_ids = [s.patient_id for s in found[offset : offset + limit]]
     entries = service.entries_of(session, where, page_ids)
     return service.shape_list(
@@ -88,5 +91,25 @@ def trends_of(session: Session, where: Scope, period: str, metrics: list[str]) -
 def overview_of(session: Session, where: Scope) -> Overview:
     """What ``outreach.overview`` must equal."""
     every = _histories(session, where)
-    tally = Tally.of(service.standings_of(every, where))
-    return outreach.shape_overview(where, tally, lambda at: outreach.reengagement_of(every, at))
+    found = service.standings_of(every, where)
+    target = week_target.shown(week_target_of(every, found, where))
+    return outreach.shape_overview(
+        where, Tally.of(found), lambda at: outreach.reengagement_of(every, at), target
+    )
+
+
+def week_target_of(
+    every: list[PatientHistory], found: list[Standing], where: Scope
+) -> target_rules.WeekTarget:
+    """What ``week_target.find`` must find, from every history and standing."""
+    contacted = target_rules.contacted_order(every, where.as_of, where.settings)
+    at_risk = listed(found, AT_RISK_LEVEL, None, "risk_score")
+    tiers = {s.patient_id: s.tier for s in found}
+    return target_rules.choose(
+        where.settings.weekly_contact_target,
+        target_rules.week_first_day(where.as_of, where.settings),
+        contacted,
+        [s.patient_id for s in at_risk],
+        len(at_risk),
+        sum(1 for pid in contacted if is_at_risk(tiers[pid])),
+    )

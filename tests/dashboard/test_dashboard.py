@@ -63,6 +63,11 @@ def card(html: str, name: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", block.group(1)).split())
 
 
+def words(html: str) -> str:
+    """The page's text, tags dropped and spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
 def load(c: TestClient, org: OrgFixture) -> None:
     r = c.post(org.url("/batch"), json=_clinic(), headers=org.headers())
     assert r.status_code == 200, r.text
@@ -201,7 +206,18 @@ def test_the_cards_are_the_apis_figures(
     html = browser.get("/").text
     api = client.get(f"/api/v1/reengagement/{org.id}/overview", headers=org.headers()).json()
     assert card(html, "immediate_action_required") == str(api["immediate_action_required"]) == "1"
-    assert card(html, "this_weeks_target") == str(api["this_weeks_target"]) == "2"
+    # This week's target: A, B and D, the whole at-risk backlog (under the 25 a week), and
+    # no one contacted since Monday 06-29.
+    assert api["this_weeks_target"] == {
+        "target": 25,
+        "patients": 3,
+        "contacted": 0,
+        "waiting": 3,
+        "week_start": "2026-06-29",
+        "backlog_beyond": 0,
+    }
+    assert card(html, "this_weeks_target") == "3"
+    assert "0 of 3 contacted since Mon 29 Jun 2026" in words(html)
     assert card(html, "reengagement_success_rate") == "33.3%"
     assert card(html, "trend") == "▼ -66.7 points"
     # Tiers by name and count, and the alerts as counts.
@@ -294,23 +310,30 @@ def test_recording_a_call_changes_the_row_and_the_cards(
     assert calls[0].id.startswith("dash-comm-")
     # B now has a failed contact, and an attempt this week.
     row = re.search(r'<tr data-patient-id="B">.*?</tr>', browser.get("/patients").text, re.S)
-    # (high outranks the failed contact: still an SMS with a follow-up call)
-    assert row and "Failed contact" in row.group(0) and "SMS, then follow-up call" in row.group(0)
+    # (high outranks the failed contact: still an SMS, then a follow-up)
+    assert row and "Failed contact" in row.group(0) and "SMS, then follow up" in row.group(0)
     home = browser.get("/").text
-    assert card(home, "this_weeks_target") == "1"
+    assert card(home, "this_weeks_target") == "3"  # B stays in the target, contacted
+    assert "1 of 3 contacted since Mon 29 Jun 2026" in words(home)
     assert card(home, "reengagement_success_rate") == "25.0%"
 
 
-def test_a_reply_answers_the_latest_message_and_a_connected_call_reengages(
+def test_a_reply_answers_the_message_chosen_and_a_connected_call_reengages(
     browser: TestClient, client: TestClient, org: OrgFixture, engine: Engine
 ) -> None:
     load(client, org)
     sign_in(browser, org.keys["staff"])
-    token = csrf(browser.get("/patients/D").text)
+    page = browser.get("/patients/D").text
+    token = csrf(page)
+    # D's one unanswered message is offered, and chosen, by name and date.
+    assert re.search(
+        r'<option value="c-D" selected>The SMS sent Sat 20 Jun 2026, 09:00</option>', page
+    )
     r = browser.post(
-        "/patients/D/outreach", data={"outcome": "replied", "channel": "sms", "csrf_token": token}
+        "/patients/D/outreach", data={"outcome": "replied", "reply_to": "c-D", "csrf_token": token}
     )
     assert r.status_code == 303
+    assert "replied to the SMS of Sat 20 Jun 2026, 09:00" in browser.get(r.headers["location"]).text
     with make_sessionmaker(engine)() as session:
         sms = session.get(Communication, (org.id, "c-D"))
         assert sms is not None and sms.responded_at == NOW
@@ -320,7 +343,8 @@ def test_a_reply_answers_the_latest_message_and_a_connected_call_reengages(
     assert 'data-patient-id="D"' not in browser.get("/patients?risk_level=high").text
     # With nothing to answer, a reply is the patient's own message.
     r = browser.post(
-        "/patients/B/outreach", data={"outcome": "replied", "channel": "email", "csrf_token": token}
+        "/patients/B/outreach",
+        data={"outcome": "replied", "reply_to": "new-email", "csrf_token": token},
     )
     assert r.status_code == 303
     with make_sessionmaker(engine)() as session:
@@ -344,13 +368,21 @@ def test_refused_actions_explain_themselves_and_keep_nothing(
         ({"outcome": "sms_sent"}, "opted out of sms"),
         ({"outcome": "email_sent"}, "no email address"),
         ({"outcome": "fax_sent"}, "Choose one of"),
-        ({"outcome": "replied", "channel": "phone"}, "replied by SMS or email"),
+        ({"outcome": "replied"}, "Choose which message the patient replied to"),
+        ({"outcome": "replied", "reply_to": "c-A"}, "not one of this patient&#39;s unanswered"),
     ]
     for data, reason in cases:
         r = browser.post("/patients/Q/outreach", data=data | {"csrf_token": token})
         assert r.status_code == 422 and reason in r.text, data
     r = browser.post("/patients/Q/followups", data={"due_date": "next week", "csrf_token": token})
     assert r.status_code == 422 and "YYYY-MM-DD" in r.text
+    # A follow-up due in the past is refused (it would be overdue at once), the form kept.
+    r = browser.post(
+        "/patients/Q/followups",
+        data={"due_date": "2026-06-30", "due_time": "11:00", "reason": "knee", "csrf_token": token},
+    )
+    assert r.status_code == 422 and "Tue 30 Jun 2026, 11:00 has passed" in r.text
+    assert 'value="2026-06-30"' in r.text and 'value="knee"' in r.text
     r = browser.post("/patients/Q/outreach", data={"outcome": "called_connected"})
     assert r.status_code == 403  # no CSRF token
     with make_sessionmaker(engine)() as session:

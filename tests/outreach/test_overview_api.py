@@ -19,7 +19,15 @@ def test_the_four_cards_on_a_hand_worked_clinic(client: TestClient, org: OrgFixt
         "organization_id": org.id,
         "last_updated": "2026-06-30T12:00:00Z",
         "immediate_action_required": 1,  # A (critical)
-        "this_weeks_target": 2,  # B and D: at risk, no attempt since 06-24
+        # Monday 06-29 began the week; A, B and D are at risk, no one contacted since.
+        "this_weeks_target": {
+            "target": 25,
+            "patients": 3,
+            "contacted": 0,
+            "waiting": 3,
+            "week_start": "2026-06-29",
+            "backlog_beyond": 0,
+        },
         "reengagement_success_rate": {
             "rate": 33.3,  # C of A, C, D
             "patients_reached": 3,
@@ -49,7 +57,7 @@ def test_the_four_cards_on_a_hand_worked_clinic(client: TestClient, org: OrgFixt
     }
 
 
-def test_an_attempt_this_week_takes_a_patient_off_the_target(
+def test_an_attempt_this_week_counts_as_progress_on_the_target(
     client: TestClient, org: OrgFixture
 ) -> None:
     r = client.post(org.url("/batch"), json=_clinic(), headers=org.headers())
@@ -61,7 +69,15 @@ def test_an_attempt_this_week_takes_a_patient_off_the_target(
         == 201
     )
     body = client.get(url, params={"as_of": AS_OF}, headers=org.headers()).json()
-    assert body["this_weeks_target"] == 1  # D only
+    # B, high just before the SMS, is contacted and stays in the target.
+    assert body["this_weeks_target"] == {
+        "target": 25,
+        "patients": 3,
+        "contacted": 1,
+        "waiting": 2,
+        "week_start": "2026-06-29",
+        "backlog_beyond": 0,
+    }
     # B, at risk since 06-03, is now reached too (not reengaged).
     assert body["reengagement_success_rate"]["patients_reached"] == 4
     assert body["reengagement_success_rate"]["rate"] == 25.0
@@ -72,7 +88,8 @@ def test_an_empty_org_has_no_rates(client: TestClient, org: OrgFixture) -> None:
         f"/api/v1/reengagement/{org.id}/overview", headers=org.headers("staff")
     ).json()
     assert body["immediate_action_required"] == 0
-    assert body["this_weeks_target"] == 0
+    assert body["this_weeks_target"]["patients"] == 0
+    assert body["this_weeks_target"]["target"] == 25
     assert body["reengagement_success_rate"]["rate"] is None
     assert body["success_rate_change"] is None
     assert body["success_rate_trend"] is None

@@ -6,8 +6,9 @@ Each outcome is one communication, timestamped now:
 - ``called_connected``: an outbound phone call, connected (a successful contact);
 - ``called_no_answer``: an outbound phone call never connected (a failed contact);
 - ``sms_sent`` / ``email_sent``: an outbound message, not yet answered;
-- ``replied``: the patient answered our latest unanswered SMS or email on that channel
-  (it gets ``responded_at``); with none to answer, their message is recorded as inbound.
+- ``replied``: the patient answered the SMS or email staff chose among the unanswered ones
+  (it gets ``responded_at``), or wrote to us unprompted (``new-sms``, ``new-email``: an
+  inbound message).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from reengage import clock
-from reengage.dashboard import queries
-from reengage.models import Patient
+from reengage.dashboard.views import local_text
+from reengage.models import Communication, Patient
 from reengage.records import service as records
 from reengage.records.kinds import COMMUNICATIONS, FOLLOWUPS, RecordKind
 from reengage.records.schemas import CommunicationIn, FollowupIn, Record
@@ -35,6 +36,8 @@ OUTCOMES: dict[str, str] = {
     "replied": "Patient replied",
 }
 REPLY_CHANNELS = ("sms", "email")
+NEW_MESSAGE = {"new-sms": "sms", "new-email": "email"}  # a reply to nothing we sent
+CHANNEL_WORDS = {"sms": "SMS", "email": "email", "phone": "call"}
 
 
 class ActionError(ValueError):
@@ -67,16 +70,32 @@ def _reachable(patient: Patient, channel: str) -> None:
         raise ActionError("outcome", f"There is no {what} on file for this patient.")
 
 
+def answerable(communications: list[Communication]) -> list[Communication]:
+    """The messages a reply can answer, newest first: our SMS and emails with no reply and
+    no failure."""
+    return [
+        c
+        for c in communications
+        if c.direction == "outbound"
+        and c.channel in REPLY_CHANNELS
+        and c.responded_at is None
+        and c.failed_at is None
+    ]
+
+
 def record_outreach(
-    session: Session, org_id: str, patient: Patient, outcome: str, channel: str | None
+    session: Session,
+    org_id: str,
+    patient: Patient,
+    outcome: str,
+    reply_to: str | None,
+    zone: ZoneInfo,
 ) -> Recorded:
     if outcome not in OUTCOMES:
         raise ActionError("outcome", f"Choose one of: {', '.join(OUTCOMES.values())}.")
     now = clock.now()
     if outcome == "replied":
-        if channel not in REPLY_CHANNELS:
-            raise ActionError("channel", "Choose whether the patient replied by SMS or email.")
-        return _reply(session, org_id, patient, channel, now)
+        return _reply(session, org_id, patient, reply_to, now, zone)
     channel = {"sms_sent": "sms", "email_sent": "email"}.get(outcome, "phone")
     _reachable(patient, channel)
     record = CommunicationIn(
@@ -92,14 +111,32 @@ def record_outreach(
 
 
 def _reply(
+    session: Session,
+    org_id: str,
+    patient: Patient,
+    reply_to: str | None,
+    now: datetime,
+    zone: ZoneInfo,
+) -> Recorded:
+    if not reply_to:
+        raise ActionError("reply_to", "Choose which message the patient replied to.")
+    if reply_to in NEW_MESSAGE:
+        return _inbound(session, org_id, patient, NEW_MESSAGE[reply_to], now)
+    sent = records.get_record(session, org_id, COMMUNICATIONS, reply_to)
+    if sent is None or sent.patient_id != patient.id or not answerable([sent]):
+        raise ActionError("reply_to", "That message is not one of this patient's unanswered ones.")
+    at = max(now, sent.sent_at)  # a message sent "later" by a clock ahead of ours
+    opened = {"opened_at": at} if sent.channel == "email" and sent.opened_at is None else {}
+    record = _stored(COMMUNICATIONS, sent, responded_at=at, **opened)
+    records.upsert_one(session, org_id, COMMUNICATIONS, sent.id, record)
+    sent_on = local_text(sent.sent_at, zone)
+    message = f"Recorded: the patient replied to the {CHANNEL_WORDS[sent.channel]} of {sent_on}."
+    return Recorded(sent.id, False, message)
+
+
+def _inbound(
     session: Session, org_id: str, patient: Patient, channel: str, now: datetime
 ) -> Recorded:
-    sent = queries.latest_unanswered(session, org_id, patient.id, channel)
-    if sent is not None and sent.sent_at <= now:
-        opened = {"opened_at": now} if channel == "email" and sent.opened_at is None else {}
-        record = _stored(COMMUNICATIONS, sent, responded_at=now, **opened)
-        records.upsert_one(session, org_id, COMMUNICATIONS, sent.id, record)
-        return Recorded(sent.id, False, f"Recorded: the patient replied to the {channel}.")
     inbound = CommunicationIn(
         patient_id=patient.id,
         channel=channel,
@@ -108,7 +145,7 @@ def _reply(
     )
     record_id = new_id("comm")
     records.upsert_one(session, org_id, COMMUNICATIONS, record_id, inbound)
-    return Recorded(record_id, True, f"Recorded: a {channel} from the patient.")
+    return Recorded(record_id, True, f"Recorded: a new {CHANNEL_WORDS[channel]} from the patient.")
 
 
 def _stored(kind: RecordKind, row: Any, **changes: Any) -> Record:
@@ -139,10 +176,16 @@ def schedule_followup(
     due = datetime.combine(day, at, tzinfo=zone)
     if day.year < 1900 or day.year > 8999:
         raise ActionError("due_date", "Give a date between the years 1900 and 8999.")
+    if due < clock.now():
+        raise ActionError(
+            "due_date",
+            f"{local_text(due, zone)} has passed: a follow-up due then would be overdue at "
+            "once. Choose a later date or time.",
+        )
     record = FollowupIn(patient_id=patient.id, due_at=due, reason=reason.strip() or None)
     record_id = new_id("fu")
     records.upsert_one(session, org_id, FOLLOWUPS, record_id, record)
-    return Recorded(record_id, True, f"Follow-up scheduled for {day.isoformat()} {at:%H:%M}.")
+    return Recorded(record_id, True, f"Follow-up scheduled for {local_text(due, zone)}.")
 
 
 def complete_followup(

@@ -28,7 +28,7 @@ from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
 from reengage.domain.trends import METRICS, PERIODS
 from reengage.outreach import service as outreach
-from reengage.risk import service
+from reengage.risk import service, week_target
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -263,15 +263,18 @@ def call_list(request: Request, session: DbSession, user: PatientReader) -> Resp
             query=query,
             result=None,
         )
-    result = service.prioritized(
-        session,
-        where,
+    ask = (
         query.risk_level,
         query.action_required,
         query.sort_by,
         query.limit,
         query.offset,
+        query.action_priority,
     )
+    if query.target == "this_week":
+        result = week_target.listed(session, where, *ask)
+    else:
+        result = service.prioritized(session, where, *ask)
     audit.record_access(session, request, user.principal, "read", [p.id for p in result.patients])
     return render(request, "patients.html", user, page="patients", query=query, result=result)
 
@@ -301,6 +304,9 @@ def _patient_page(
         zone=where.settings.zone(),
         outcomes=actions.OUTCOMES,
         open_followups=[f for f in found.followups if f.completed_at is None],
+        answerable=actions.answerable(found.communications),
+        today=where.today,
+        chosen=context.pop("chosen", {}),
         back=views.safe_next(request.query_params.get("back", "/patients")),
         done=request.query_params.get("done"),
         **context,
@@ -322,9 +328,11 @@ def _after_action(
     csrf_token: str,
     back: str,
     act: Any,
+    chosen: dict[str, str] | None = None,
 ) -> Response:
     """Check the form's token, do ``act(where, patient)`` in this request's transaction,
-    then show the patient again (the outcome as a notice, or the refusal and its reason)."""
+    then show the patient again (the outcome as a notice, or the refusal and its reason,
+    with the form as the user filled it: ``chosen``)."""
     check_csrf(user, csrf_token)
     where = _scope(session, user)
     patient = queries.patient(session, where.org_id, patient_id)
@@ -335,7 +343,14 @@ def _after_action(
     except actions.ActionError as exc:
         session.rollback()
         return _patient_page(
-            request, session, user, patient_id, status_code=422, error=exc.reason, field=exc.field
+            request,
+            session,
+            user,
+            patient_id,
+            status_code=422,
+            error=exc.reason,
+            field=exc.field,
+            chosen=chosen or {},
         )
     audit.record_access(session, request, user.principal, "write", [patient_id])
     params = urlencode({"done": recorded.message, "back": views.safe_next(back)})
@@ -350,7 +365,7 @@ def record_outreach(
     patient_id: str,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     outcome: Annotated[str, Form(max_length=40)] = "",
-    channel: Annotated[str, Form(max_length=10)] = "",
+    reply_to: Annotated[str, Form(max_length=200)] = "",
     back: Annotated[str, Form(max_length=2000)] = "/patients",
 ) -> Response:
     return _after_action(
@@ -361,8 +376,9 @@ def record_outreach(
         csrf_token,
         back,
         lambda where, patient: actions.record_outreach(
-            session, where.org_id, patient, outcome, channel or None
+            session, where.org_id, patient, outcome, reply_to or None, where.settings.zone()
         ),
+        {"outcome": outcome, "reply_to": reply_to},
     )
 
 
@@ -388,6 +404,7 @@ def schedule_followup(
         lambda where, patient: actions.schedule_followup(
             session, where.org_id, patient, due_date, due_time, reason, where.settings.zone()
         ),
+        {"due_date": due_date, "due_time": due_time, "reason": reason},
     )
 
 

@@ -42,24 +42,3 @@ def patient_records(session: Session, org_id: str, patient_id: str) -> PatientRe
         communications=newest_first(Communication, Communication.sent_at),
         followups=newest_first(Followup, Followup.due_at),
     )
-
-
-def latest_unanswered(
-    session: Session, org_id: str, patient_id: str, channel: str
-) -> Communication | None:
-    """The patient's latest outbound message on ``channel`` with no reply and no failure:
-    the one a reply answers."""
-    stmt = (
-        select(Communication)
-        .where(
-            Communication.org_id == org_id,
-            Communication.patient_id == patient_id,
-            Communication.channel == channel,
-            Communication.direction == "outbound",
-            Communication.responded_at.is_(None),
-            Communication.failed_at.is_(None),
-        )
-        .order_by(Communication.sent_at.desc(), Communication.id.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()

@@ -41,6 +41,7 @@ class SignedIn:
     principal: Principal
     session_id: str
     csrf_token: str
+    org_name: str  # the clinic's name, for the header (its id is for machines)
 
     @property
     def sees_patients(self) -> bool:
@@ -82,7 +83,8 @@ def sign_in(
     )
     repository.add(session, row)
     session.flush()
-    return SignedIn(principal, row.id, csrf_token(token)), token
+    name = repository.org_name(session, principal.org_id) or principal.org_id
+    return SignedIn(principal, row.id, csrf_token(token), name), token
 
 
 def resolve(session: Session, token: str | None) -> SignedIn | None:
@@ -93,7 +95,7 @@ def resolve(session: Session, token: str | None) -> SignedIn | None:
     found = repository.by_token_hash(session, hash_key(token))
     if found is None:
         return None
-    row, key = found
+    row, key, org_name = found
     now = clock.now()
     if key.revoked_at is not None or now - row.last_seen_at >= IDLE_TIMEOUT:
         repository.remove(session, row.org_id, row.id)
@@ -101,7 +103,7 @@ def resolve(session: Session, token: str | None) -> SignedIn | None:
     if now - row.last_seen_at >= TOUCH_RESOLUTION:
         repository.touch(session, row.org_id, row.id, now)
     principal = Principal(key_id=key.id, org_id=key.org_id, role=key.role)
-    return SignedIn(principal, row.id, csrf_token(token))
+    return SignedIn(principal, row.id, csrf_token(token), org_name)
 
 
 def sign_out(session: Session, user: SignedIn) -> None:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from reengage.dashboard.charts import Series, bar_chart, line_chart
 from reengage.domain import risk
 from reengage.domain.settings import OrgSettings
+from reengage.domain.standing import AT_RISK_LEVEL
 from reengage.outreach.schemas import Performance, Trends
 from reengage.risk.schemas import Alerts, RiskSummary
 
@@ -36,7 +37,7 @@ TIER_ACTIONS = {
 ACTION_LABELS = {
     "immediate_phone_call": "Immediate phone call",
     "reschedule_missed_appointment": "Reschedule missed appointment",
-    "sms_with_followup_call": "SMS, then follow-up call",
+    "sms_with_followup_call": "SMS, then follow up",
     "try_alternate_channel": "Try another channel",
     "complete_overdue_followup": "Complete overdue follow-up",
     "automated_checkin": "Automated check-in",
@@ -44,6 +45,27 @@ ACTION_LABELS = {
     "book_next_appointment": "Book next appointment",
     "none": "None",
 }
+# The channel each action names, where it names one (the contract's "natural channel").
+# When the patient cannot be reached there, the action is said on the channel they can be.
+ACTION_CHANNELS = {
+    "immediate_phone_call": "phone",
+    "reschedule_missed_appointment": "phone",
+    "complete_overdue_followup": "phone",
+    "sms_with_followup_call": "sms",
+    "automated_checkin": "sms",
+    "book_next_appointment": "sms",
+}
+CHANNEL_NOUNS = {"sms": "SMS", "email": "email", "phone": "phone call"}
+ON_ANOTHER_CHANNEL = {
+    "immediate_phone_call": "Immediate {noun} (a call is not possible)",
+    "reschedule_missed_appointment": "Reschedule the missed appointment by {noun}",
+    "complete_overdue_followup": "Complete the overdue follow-up by {noun}",
+    "sms_with_followup_call": "{Noun}, then follow up",
+    "automated_checkin": "Check in by {noun}",
+    "book_next_appointment": "Book the next appointment by {noun}",
+    "try_alternate_channel": "Try another channel: {noun}",
+}
+UNREACHABLE = "{label}: no channel left to reach them (opted out or no contact details)"
 FLAG_LABELS = {
     risk.MISSED_APPT: "Missed appointment",
     risk.FAILED_CONTACT: "Failed contact",
@@ -57,6 +79,13 @@ ALERT_FLAGS = {
     "no_future_appointments": (risk.NO_FUTURE_APPT, "No future appointment"),
 }
 CHANNEL_LABELS = {"sms": "SMS", "email": "Email", "phone": "Phone"}
+PRIORITY_LABELS = {
+    "1": "1: act today (critical, missed visit)",
+    "2": "2: act today (high, failed contact, overdue follow-up)",
+    "3": "3: check in (medium)",
+    "4": "4: monitor, book next visit",
+    "5": "5: nothing to do now",
+}
 SORT_LABELS = {
     "risk_score": "Risk score (highest first)",
     "days_since_contact": "Days since contact (most first)",
@@ -193,6 +222,8 @@ class ListQuery:
 
     risk_level: str = "all"
     action_required: str | None = None
+    action_priority: int | None = None
+    target: str | None = None
     sort_by: str = "risk_score"
     limit: int = 50
     offset: int = 0
@@ -202,7 +233,7 @@ class ListQuery:
     def parse(params: Mapping[str, str]) -> ListQuery:
         q = ListQuery()
         level = params.get("risk_level") or "all"
-        if level in (*risk.TIERS, "all"):
+        if level in (*risk.TIERS, AT_RISK_LEVEL, "all"):
             q.risk_level = level
         else:
             q.errors.append(f"Unknown risk level '{level}'.")
@@ -211,6 +242,16 @@ class ListQuery:
             q.action_required = action
         else:
             q.errors.append(f"Unknown action filter '{action}'.")
+        priority = params.get("action_priority") or None
+        if priority is None or priority in PRIORITY_LABELS:
+            q.action_priority = int(priority) if priority else None
+        else:
+            q.errors.append(f"Unknown action priority '{priority}': choose 1 to 5.")
+        target = params.get("target") or None
+        if target is None or target == "this_week":
+            q.target = target
+        else:
+            q.errors.append(f"Unknown target '{target}': the one target is this_week.")
         sort_by = params.get("sort_by") or "risk_score"
         if sort_by in SORT_LABELS:
             q.sort_by = sort_by
@@ -230,6 +271,8 @@ class ListQuery:
         values: dict[str, Any] = {
             "risk_level": self.risk_level,
             "action_required": self.action_required,
+            "action_priority": self.action_priority,
+            "target": self.target,
             "sort_by": self.sort_by,
             "limit": self.limit,
             "offset": self.offset,
@@ -333,6 +376,32 @@ def channel_rows(result: Trends) -> list[ChannelRow]:
 # --- template filters -----------------------------------------------------------------------
 
 
+def action_text(action: str, channel: str | None) -> str:
+    """The recommended action as staff read it, on the recommended channel: never "phone
+    call" for a patient who is to be sent an SMS (opted out of calls, or no number)."""
+    label = ACTION_LABELS.get(action, action)
+    if action in ("routine_monitoring", "none"):
+        return label
+    if channel is None:
+        return UNREACHABLE.format(label=label)
+    if ACTION_CHANNELS.get(action) == channel:
+        return label
+    noun = CHANNEL_NOUNS[channel]
+    return ON_ANOTHER_CHANNEL[action].format(noun=noun, Noun=noun[0].upper() + noun[1:])
+
+
+def act_by(day: date | None, today: date) -> str:
+    """When to act, said once: "today", "overdue 3 days (since Fri 27 Nov 2026)", a date."""
+    if day is None:
+        return EMPTY
+    if day == today:
+        return "today"
+    if day < today:
+        late = (today - day).days
+        return f"overdue {late} day{'s' if late != 1 else ''} (since {day_text(day)})"
+    return day_text(day)
+
+
 def _number(value: float | int | None) -> str:
     if value is None:
         return EMPTY
@@ -349,13 +418,13 @@ def _signed(value: float | None) -> str:
     return EMPTY if value is None else f"{value:+.1f}"
 
 
-def _day(value: date | datetime | None) -> str:
+def day_text(value: date | datetime | None) -> str:
     if value is None:
         return EMPTY
     return f"{value:%a %d %b %Y}"
 
 
-def _local(value: datetime | None, zone: tzinfo | None = None) -> str:
+def local_text(value: datetime | None, zone: tzinfo | None = None) -> str:
     if value is None:
         return EMPTY
     shown = value if zone is None else value.astimezone(zone)
@@ -366,10 +435,12 @@ FILTERS: dict[str, Any] = {
     "number": _number,
     "percent": _percent,
     "signed": _signed,
-    "day": _day,
-    "local": _local,
+    "day": day_text,
+    "local": local_text,
     "tier_label": lambda t: TIER_LABELS.get(t, t),
     "action_label": lambda a: ACTION_LABELS.get(a, a),
+    "action_text": lambda entry: action_text(entry.recommended_action, entry.recommended_channel),
+    "act_by": act_by,
     "flag_label": lambda f: FLAG_LABELS.get(f, f),
     "channel_label": lambda c: CHANNEL_LABELS.get(c, EMPTY) if c else EMPTY,
     "arrow": lambda t: TREND_ARROWS.get(t or "", EMPTY),
@@ -378,6 +449,7 @@ FILTERS: dict[str, Any] = {
 # The call list's choices, so the form offers exactly what ``ListQuery.parse`` accepts.
 GLOBALS: dict[str, Any] = {
     "tier_names": risk.TIERS,
+    "priority_labels": PRIORITY_LABELS,
     "flag_names": risk.FLAGS,
     "sort_labels": SORT_LABELS,
     "page_sizes": PAGE_SIZES,

@@ -23,7 +23,7 @@ from reengage.domain import risk
 from reengage.domain.calendar import next_day_start
 from reengage.domain.scope import Scope
 from reengage.domain.settings import TierThresholds
-from reengage.domain.standing import SORTS, Standing, Tally
+from reengage.domain.standing import AT_RISK_LEVEL, SORTS, Standing, Tally
 from reengage.models import PatientState
 
 
@@ -301,13 +301,20 @@ def standings(fresh: Freshness) -> list[Standing]:
     return [standing_of(row) for row in session.execute(stmt)]
 
 
-def listed_filter(st: Any, risk_level: str | None, flag: str | None) -> list[Any]:
-    """The prioritized list's membership: an action to take, and the filters."""
+def listed_filter(
+    st: Any, risk_level: str | None, flag: str | None, priority: int | None = None
+) -> list[Any]:
+    """The prioritized list's membership: an action to take, and the filters
+    (``standing.listed``'s)."""
     where: list[Any] = [st.c.rule != NO_ACTION_RULE]
-    if risk_level is not None:
+    if risk_level == AT_RISK_LEVEL:
+        where.append(st.c.tier.in_([TIER_CODES[t] for t in risk.AT_RISK_TIERS]))
+    elif risk_level is not None:
         where.append(st.c.tier == TIER_CODES[risk_level])
     if flag is not None:
         where.append(_has_flag(st, flag))
+    if priority is not None:
+        where.append(st.c.rule.in_(_rules_where(lambda p, a: p == priority)))
     return where
 
 
@@ -377,6 +384,7 @@ def listed_page(
     sort_by: str,
     limit: int,
     offset: int,
+    priority: int | None = None,
 ) -> tuple[Tally, list[Standing]]:
     """The prioritized list's counts and one page's standings over the settled patients,
     filtered, sorted and paged in SQL: one statement, whose standings are computed once for
@@ -384,7 +392,7 @@ def listed_page(
     st = _settled_standings(fresh)
     listed = (
         select(*st.c)
-        .where(*listed_filter(st, risk_level, flag))
+        .where(*listed_filter(st, risk_level, flag, priority))
         .cte("listed")
         .prefix_with("MATERIALIZED")
     )

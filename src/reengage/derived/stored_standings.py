@@ -153,6 +153,7 @@ def listed_page(
     sort_by: str,
     limit: int,
     offset: int,
+    priority: int | None = None,
 ) -> tuple[tuple[Tally, list[Standing]], Late] | None:
     """The list's counts and a page's standings from the stored rows (the page read in
     order from the sort's index), the late patients left out, and those patients; None when
@@ -160,7 +161,9 @@ def listed_page(
 
     def read() -> tuple[tuple[Tally, list[Standing]], Seen]:
         rows = _org_rows(scope.org_id)
-        listed = select(*rows.c).where(*risk_statement.listed_filter(rows, risk_level, flag))
+        listed = select(*rows.c).where(
+            *risk_statement.listed_filter(rows, risk_level, flag, priority)
+        )
         stmt = risk_statement.page_statement(
             listed.subquery("listed"), sort_by, limit, offset, *_seen_columns(session, scope)
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -26,6 +28,20 @@ def _whole(value: Any) -> Any:
 
 
 DayCount = Annotated[int, BeforeValidator(_whole)]
+
+
+def _iso_date(value: Any) -> Any:
+    """A date as JSON carries it, ``"2026-01-31"``: not a number (which pydantic would read
+    as seconds since 1970) nor a datetime."""
+    if isinstance(value, date) or value is None:
+        return value
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SettingDate = Annotated[date | None, BeforeValidator(_iso_date)]
 
 
 class TierThresholds(BaseModel):
@@ -55,6 +71,50 @@ class Benchmarks(BaseModel):
     industry_avg_conversion: float = Field(68.0, ge=0, le=100, allow_inf_nan=False)
 
 
+class KpiTargets(BaseModel):
+    """The seed's four success metrics' targets (``domain.kpis`` says what each measures)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # Median days from turning at risk to the first outreach attempt: at least this many
+    # percent shorter than in the baseline period.
+    time_to_first_outreach_reduction_pct: float = Field(50.0, ge=0, le=100, allow_inf_nan=False)
+    # Contact -> appointment conversion: above this percentage.
+    contact_conversion_rate: float = Field(70.0, ge=0, le=100, allow_inf_nan=False)
+    # Critical-risk patients as a share of the active population: below this percentage.
+    critical_share: float = Field(5.0, ge=0, le=100, allow_inf_nan=False)
+    # Bookings that came from outreach, per day: at least this many percent more than in
+    # the baseline period.
+    outreach_bookings_increase_pct: float = Field(25.0, ge=-100, le=1000, allow_inf_nan=False)
+
+
+class Kpis(BaseModel):
+    """Which days the success metrics measure, and against what.
+
+    The current period is the last ``period_days`` days. The baseline is the period from
+    ``baseline_start`` to ``baseline_end`` (both dates, both or neither): typically the
+    months before the clinic began its outreach with reengage; without them, the
+    ``period_days`` days before the current period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period_days: DayCount = Field(90, ge=7, le=365, strict=True)
+    baseline_start: SettingDate = None
+    baseline_end: SettingDate = None
+    targets: KpiTargets = KpiTargets()
+
+    @model_validator(mode="after")
+    def _baseline_is_a_period(self) -> Kpis:
+        if (self.baseline_start is None) != (self.baseline_end is None):
+            raise ValueError("baseline_start and baseline_end go together: give both or neither")
+        if self.baseline_start is not None and self.baseline_end is not None:
+            if self.baseline_end < self.baseline_start:
+                raise ValueError("baseline_end must not be before baseline_start")
+            if (self.baseline_end - self.baseline_start).days >= 3660:
+                raise ValueError("the baseline period must be at most ten years long")
+        return self
+
+
 class OrgSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -63,6 +123,9 @@ class OrgSettings(BaseModel):
     booked_patients_are_engaged: StrictBool = True
     attribution_window_days: DayCount = Field(14, ge=1, le=365, strict=True)
     benchmarks: Benchmarks = Benchmarks()
+    # How many patients the team can contact in a week: the size of this week's target.
+    weekly_contact_target: DayCount = Field(25, ge=1, le=1000, strict=True)
+    kpis: Kpis = Kpis()
 
     @field_validator("timezone")
     @classmethod

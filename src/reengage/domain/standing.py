@@ -108,15 +108,30 @@ def sort_key(sort_by: str) -> Callable[[Standing], Any]:
 SORT_KEYS: dict[str, Callable[[Standing], Any]] = {name: sort_key(name) for name in SORTS}
 
 
+AT_RISK_LEVEL = "at_risk"  # the list's risk_level for medium, high and critical at once
+
+
+def level_matches(risk_level: str, tier: str) -> bool:
+    """Whether a patient in ``tier`` passes the list's ``risk_level`` filter."""
+    if risk_level == AT_RISK_LEVEL:
+        return risk.is_at_risk(tier)
+    return risk_level == "all" or tier == risk_level
+
+
 def listed(
-    population: Iterable[Standing], risk_level: str, action_required: str | None, sort_by: str
+    population: Iterable[Standing],
+    risk_level: str,
+    action_required: str | None,
+    sort_by: str,
+    action_priority: int | None = None,
 ) -> list[Standing]:
     """The prioritized list from standings: an action to take, the filters, the order."""
     found = [
         s
         for s in population
         if s.recommended_action != "none"
-        and (risk_level == "all" or s.tier == risk_level)
+        and level_matches(risk_level, s.tier)
         and (action_required is None or action_required in s.flags)
+        and (action_priority is None or s.action_priority == action_priority)
     ]
     return sorted(found, key=SORT_KEYS[sort_by])

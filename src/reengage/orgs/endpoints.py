@@ -12,7 +12,14 @@ from reengage.auth import service as auth_service
 from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
-from reengage.domain.settings import Benchmarks, OrgSettings, TierThresholds, known_timezones
+from reengage.domain.settings import (
+    Benchmarks,
+    Kpis,
+    KpiTargets,
+    OrgSettings,
+    TierThresholds,
+    known_timezones,
+)
 from reengage.domain.vocabulary import Role
 from reengage.errors import pattern
 from reengage.orgs import service
@@ -60,6 +67,24 @@ PATCH_SCHEMA = _object_of(
         "benchmarks": _nullable(
             _object_of(
                 {name: _nullable(_bounds(Benchmarks, name)) for name in Benchmarks.model_fields}
+            )
+        ),
+        "weekly_contact_target": _nullable(_bounds(OrgSettings, "weekly_contact_target")),
+        "kpis": _nullable(
+            _object_of(
+                {
+                    "period_days": _nullable(_bounds(Kpis, "period_days")),
+                    "baseline_start": _nullable({"type": "string", "format": "date"}),
+                    "baseline_end": _nullable({"type": "string", "format": "date"}),
+                    "targets": _nullable(
+                        _object_of(
+                            {
+                                name: _nullable(_bounds(KpiTargets, name))
+                                for name in KpiTargets.model_fields
+                            }
+                        )
+                    ),
+                }
             )
         ),
     }

@@ -34,7 +34,12 @@ def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") 
         raise AuthError(
             f"unknown timezone '{timezone}': use an IANA name such as 'Australia/Sydney'"
         ) from None
-    org = Org(id=org_id, name=name.strip(), settings=settings.model_dump(), created_at=clock.now())
+    org = Org(
+        id=org_id,
+        name=name.strip(),
+        settings=settings.model_dump(mode="json"),
+        created_at=clock.now(),
+    )
     repository.add(session, org)
     session.flush()
     # No patients yet, so every derived row there is (none) is complete and summed.
@@ -59,8 +64,8 @@ def patch_settings(session: Session, org_id: str, patch: dict[str, Any]) -> OrgS
     if org is None:
         raise LookupError(org_id)
     current = OrgSettings.model_validate(org.settings or {})
-    updated = OrgSettings.model_validate(merge_patch(current.model_dump(), patch))
-    org.settings = updated.model_dump()
+    updated = OrgSettings.model_validate(merge_patch(current.model_dump(mode="json"), patch))
+    org.settings = updated.model_dump(mode="json")
     session.flush()
     if updated.derivation_key() != current.derivation_key():
         # Derived rows hold days in the org's timezone and tiers under its thresholds.

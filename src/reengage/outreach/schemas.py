@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from reengage.risk.schemas import RATE, Day, LastUpdated, OrganizationId
+from reengage.risk.schemas import RATE, Day, LastUpdated, OrganizationId, WeekTarget
 
 Timeframe = Literal["last_7_days", "last_30_days", "last_90_days"]
 
@@ -197,7 +197,7 @@ class Overview(BaseModel):
     organization_id: str
     last_updated: datetime
     immediate_action_required: int
-    this_weeks_target: int
+    this_weeks_target: WeekTarget
     reengagement_success_rate: SuccessRate
     previous_success_rate: SuccessRate
     success_rate_change: float | None

@@ -45,6 +45,8 @@ from reengage.outreach.schemas import (
     Trends,
 )
 from reengage.risk import service as risk_service
+from reengage.risk import week_target
+from reengage.risk.schemas import WeekTarget
 
 # --- /performance ---------------------------------------------------------------------------
 
@@ -262,7 +264,8 @@ def overview(session: Session, where: Scope) -> Overview:
         fast = overview_rules.Reengagement(*row_counts.reengagement(fresh, first, last))
         return fast + reengagement_of(fresh.histories("days"), at)
 
-    return shape_overview(where, risk_service.tally(current), count)
+    target = week_target.shown(week_target.find(session, where)[0])
+    return shape_overview(where, risk_service.tally(current), count, target)
 
 
 def reengagement_of(histories: Sequence[PatientHistory], at: Scope) -> overview_rules.Reengagement:
@@ -296,7 +299,7 @@ def _success(at: Scope, counts: overview_rules.Reengagement) -> SuccessRate:
     )
 
 
-def shape_overview(where: Scope, tally: Tally, count: CountAt) -> Overview:
+def shape_overview(where: Scope, tally: Tally, count: CountAt, target: WeekTarget) -> Overview:
     current = _success(where, count(where))
     previous_scope = _previous(where)
     previous = _success(previous_scope, count(previous_scope))
@@ -305,7 +308,7 @@ def shape_overview(where: Scope, tally: Tally, count: CountAt) -> Overview:
         organization_id=where.org_id,
         last_updated=where.shown(),
         immediate_action_required=tally.priority_one,
-        this_weeks_target=tally.weekly_target,
+        this_weeks_target=target,
         reengagement_success_rate=current,
         previous_success_rate=previous,
         success_rate_change=change,

@@ -12,13 +12,14 @@ from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.query_params import PREFIX, AsOf, only_params
-from reengage.risk import service
+from reengage.risk import service, week_target
 from reengage.risk.schemas import (
     ActionRequired,
     PrioritizedList,
     RiskLevelFilter,
     RiskMetrics,
     SortBy,
+    TargetFilter,
 )
 from reengage.seed_examples import seed_example
 
@@ -47,7 +48,18 @@ def get_risk_metrics(
     responses=seed_example(PrioritizedList, seed_examples.PRIORITIZED_LIST),
     summary="Whom to contact first, how, and why",
     dependencies=[
-        Depends(only_params("as_of", "risk_level", "action_required", "sort_by", "limit", "offset"))
+        Depends(
+            only_params(
+                "as_of",
+                "risk_level",
+                "action_required",
+                "action_priority",
+                "target",
+                "sort_by",
+                "limit",
+                "offset",
+            )
+        )
     ],
 )
 def get_prioritized(
@@ -56,9 +68,28 @@ def get_prioritized(
     session: SessionDep,
     principal: ListReader,
     as_of: AsOf = None,
-    risk_level: Annotated[RiskLevelFilter, Query(description="One tier, or all")] = "all",
+    risk_level: Annotated[
+        RiskLevelFilter,
+        Query(description="One tier, at_risk (medium, high and critical), or all"),
+    ] = "all",
     action_required: Annotated[
         ActionRequired | None, Query(description="Only the patients with this flag")
+    ] = None,
+    action_priority: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=5,
+            description="Only the patients at this action_priority (1 to 4; 5 "
+            "has patients only in this week's target)",
+        ),
+    ] = None,
+    target: Annotated[
+        TargetFilter | None,
+        Query(
+            description="this_week: only this week's target (the patients the team means to "
+            "contact this week, contacted ones included; see `week_target`)"
+        ),
     ] = None,
     sort_by: Annotated[
         SortBy,
@@ -73,8 +104,10 @@ def get_prioritized(
     ] = 0,
 ) -> PrioritizedList:
     where = service.scope(session, org_id, as_of)
-    result = service.prioritized(
-        session, where, risk_level, action_required, sort_by, limit, offset
-    )
+    ask = (risk_level, action_required, sort_by, limit, offset, action_priority)
+    if target == "this_week":
+        result = week_target.listed(session, where, *ask)
+    else:
+        result = service.prioritized(session, where, *ask)
     audit.record_access(session, request, principal, "read", [p.id for p in result.patients])
     return result

@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field
 Day = date  # a field named ``date`` cannot be annotated ``date`` and carry a Field
 
 RiskLevel = Literal["critical", "high", "medium", "low", "engaged"]
-RiskLevelFilter = Literal["critical", "high", "medium", "low", "engaged", "all"]
+RiskLevelFilter = Literal["critical", "high", "medium", "low", "engaged", "at_risk", "all"]
+TargetFilter = Literal["this_week"]
 ActionRequired = Literal["missed_appt", "failed_contact", "overdue_followup", "no_future_appt"]
 SortBy = Literal["risk_score", "days_since_contact", "next_action_date"]
 
@@ -126,7 +127,9 @@ class PrioritizedPatient(BaseModel):
         "sms_with_followup_call, try_alternate_channel, complete_overdue_followup, "
         "automated_checkin, routine_monitoring or book_next_appointment."
     )
-    action_priority: int = Field(description="1 (most urgent) to 4.")
+    action_priority: int = Field(
+        description="1 (most urgent) to 4; 5 (nothing to do now) only in this week's target."
+    )
     communication_preferences: list[str] = Field(
         description="The channels the patient prefers, in their order."
     )
@@ -162,6 +165,11 @@ class PrioritizedPatient(BaseModel):
     action_required: list[ActionRequired] = Field(
         description="Not in the seed: the patient's flags, the values `action_required` filters by."
     )
+    contacted_this_week: bool | None = Field(
+        None,
+        description="Not in the seed: in this week's target list (`target=this_week`), whether "
+        "the patient got an outreach attempt while at risk since Monday; null in other lists.",
+    )
 
 
 class ListSummary(BaseModel):
@@ -180,6 +188,21 @@ class ListSummary(BaseModel):
     total: int = Field(description="Not in the seed: the filtered list's length.")
 
 
+class WeekTarget(BaseModel):
+    """This week's target: the patients the team means to contact this week (see
+    docs/decisions.md)."""
+
+    target: int = Field(description="The org's weekly_contact_target setting.")
+    patients: int = Field(
+        description="Patients in the target: the week's contacted ones, then the most urgent "
+        "at-risk patients still waiting, up to `target` (fewer when the backlog is smaller)."
+    )
+    contacted: int = Field(description="Of them, contacted while at risk since the week began.")
+    waiting: int = Field(description="Of them, not yet contacted.")
+    week_start: date = Field(description="The Monday the week began, in the org's timezone.")
+    backlog_beyond: int = Field(description="At-risk patients now who are not in the target.")
+
+
 class PrioritizedList(BaseModel):
     organization_id: OrganizationId
     patients: list[PrioritizedPatient] = Field(description="The page, in the sort's order.")
@@ -187,3 +210,6 @@ class PrioritizedList(BaseModel):
     last_updated: LastUpdated
     limit: int = Field(description="Not in the seed: the page size asked for.")
     offset: int = Field(description="Not in the seed: the page's first position.")
+    week_target: WeekTarget | None = Field(
+        None, description="Not in the seed: with `target=this_week`, the target's progress."
+    )

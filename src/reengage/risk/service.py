@@ -133,6 +133,7 @@ def prioritized(
     sort_by: str,
     limit: int,
     offset: int,
+    action_priority: int | None = None,
 ) -> PrioritizedList:
     """The stored standings' page when they answer (the usual case: as_of now), with the
     few patients late at as_of merged in from their histories; else the risk statement's
@@ -141,24 +142,27 @@ def prioritized(
     fresh = Freshness(session, where)
     level = None if risk_level == "all" else risk_level
     filters = (level, action_required, sort_by)
-    kept = stored_standings.listed_page(session, where, *filters, limit, offset)
+    wanted = (risk_level, action_required, sort_by, limit, offset, action_priority)
+    kept = stored_standings.listed_page(session, where, *filters, limit, offset, action_priority)
     if kept is None:
-        return _from_statement(fresh, risk_level, action_required, sort_by, limit, offset)
+        return _from_statement(fresh, *wanted)
     (counts, page), late_ids = kept
     late = _Late.read(fresh, late_ids)
-    extra = listed(late.standings, risk_level, action_required, sort_by)
+    extra = listed(late.standings, risk_level, action_required, sort_by, action_priority)
     if extra and offset:
         # Merged, the page draws on the stored rows' first offset + limit.
-        again = stored_standings.listed_page(session, where, *filters, offset + limit, 0)
+        again = stored_standings.listed_page(
+            session, where, *filters, offset + limit, 0, action_priority
+        )
         if again is None or again[1] != late_ids:  # written in between: not worth a third
-            return _from_statement(fresh, risk_level, action_required, sort_by, limit, offset)
+            return _from_statement(fresh, *wanted)
         (counts, page), _ = again
     counts, page = _merged(counts, page, extra, sort_by, limit, offset)
     from_rows = [s for s in page if s.patient_id not in late.loaded]
     shown = {e.id: e for e in _kept_entries(session, where, from_rows)}
     for s in page:
         if s.patient_id in late.loaded:
-            shown[s.patient_id] = _entry(*late.loaded[s.patient_id], where)
+            shown[s.patient_id] = entry(*late.loaded[s.patient_id], where)
     entries = [shown[s.patient_id] for s in page]
     return shape_list(where, counts, entries, limit, offset, lambda n: _prediction(fresh, n))
 
@@ -170,15 +174,20 @@ def _from_statement(
     sort_by: str,
     limit: int,
     offset: int,
+    action_priority: int | None,
 ) -> PrioritizedList:
     """The list from the risk statement over the settled patients, the unsettled ones
     from their histories: where the stored standings do not answer."""
     session, where = fresh.session, fresh.scope
     level = None if risk_level == "all" else risk_level
-    extra = listed(_unsettled_standings(fresh), risk_level, action_required, sort_by)
+    extra = listed(
+        _unsettled_standings(fresh), risk_level, action_required, sort_by, action_priority
+    )
     # Merged, the page draws on the statement's first offset + limit.
     first, size = (0, offset + limit) if extra else (offset, limit)
-    counts, page = risk_statement.listed_page(fresh, level, action_required, sort_by, size, first)
+    counts, page = risk_statement.listed_page(
+        fresh, level, action_required, sort_by, size, first, action_priority
+    )
     counts, page = _merged(counts, page, extra, sort_by, limit, offset)
     if fresh.complete:
         entries = _kept_entries(session, where, page)
@@ -237,7 +246,7 @@ def shape_list(
 def entries_of(session: Session, where: Scope, page_ids: list[str]) -> list[PrioritizedPatient]:
     """The page's patients, each assessed from their whole history."""
     loaded = {p.id: (p, h) for p, h in histories.load_histories(session, where.org_id, page_ids)}
-    return [_entry(*loaded[pid], where) for pid in page_ids]
+    return [entry(*loaded[pid], where) for pid in page_ids]
 
 
 def _kept_entries(session: Session, where: Scope, page: list[Standing]) -> list[PrioritizedPatient]:
@@ -302,7 +311,7 @@ def patient_entry(session: Session, where: Scope, patient_id: str) -> Prioritize
     """One patient as the prioritized list shows them (whatever their status or tier): the
     dashboard's patient page."""
     loaded = histories.load_histories(session, where.org_id, [patient_id])
-    return _entry(*loaded[0], where) if loaded else None
+    return entry(*loaded[0], where) if loaded else None
 
 
 @dataclass(frozen=True)
@@ -319,7 +328,7 @@ class Shown:
     latest_attempts: PatientHistory  # holding at least the 10 latest attempts
 
 
-def _entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
+def entry(p: Patient, h: PatientHistory, where: Scope) -> PrioritizedPatient:
     """The entry from the whole history."""
     a = risk.assess(h, where.as_of, where.settings)
     completed = [
