@@ -13,16 +13,19 @@ from collections import Counter
 from sqlalchemy.orm import Session
 
 from reengage.derived import histories
+from reengage.domain import kpis as kpi_rules
 from reengage.domain import performance as performance_rules
 from reengage.domain import week_target as target_rules
 from reengage.domain.calendar import start_of_day
 from reengage.domain.history import PatientHistory
+from reengage.domain.performance import OutreachCounts, window_counts
 from reengage.domain.prediction import success_rate_prediction, tier_outcomes
 from reengage.domain.risk import is_at_risk
 from reengage.domain.scope import Scope
 from reengage.domain.standing import AT_RISK_LEVEL, Standing, Tally, listed
+from reengage.outreach import kpis as outreach_kpis
 from reengage.outreach import service as outreach
-from reengage.outreach.schemas import Overview, Performance, Trends
+from reengage.outreach.schemas import Kpis, Overview, Performance, Trends
 from reengage.risk import service, week_target
 from reengage.risk.schemas import PrioritizedList
 
@@ -113,3 +116,26 @@ def week_target_of(
         len(at_risk),
         sum(1 for pid in contacted if is_at_risk(tiers[pid])),
     )
+
+
+def kpis_of(session: Session, where: Scope) -> Kpis:
+    """What ``outreach.kpis.kpis`` must equal: from every history."""
+    every = _histories(session, where)
+    settings = where.settings
+
+    def waits(period: kpi_rules.Period) -> list[int]:
+        return sorted(
+            n
+            for h in every
+            for n in kpi_rules.first_outreach_waits(h, where.as_of, settings, period)
+        )
+
+    def funnels(period: kpi_rules.Period) -> OutreachCounts:
+        ends_before = (where.today - period.last_day).days
+        return window_counts(every, where.as_of, settings, period.days, ends_before)
+
+    def bookings(period: kpi_rules.Period) -> int:
+        return kpi_rules.outreach_bookings(every, where.as_of, settings, period)
+
+    tally = Tally.of(service.standings_of(every, where))
+    return outreach_kpis.measured(where, tally, waits, funnels, bookings)

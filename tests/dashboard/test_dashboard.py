@@ -28,6 +28,7 @@ from reengage.models import AuditEntry, Communication, DashboardSession, Followu
 from tests.factories import OVERVIEW_NOW as NOW
 from tests.factories import OrgFixture, _clinic, _visit, patient
 from tests.helpers import CONDITION, EMAIL, NAME, PHONE, SUMMARY_KEYS, assert_no_phi, logged_text
+from tests.outreach.test_kpis_api import _load as load_kpi_clinic
 
 
 @pytest.fixture
@@ -680,3 +681,31 @@ def test_the_patient_page_shows_missed_visits_referral_and_last_outcome(
     assert detail(other, "Referred by") == "\u2013" and api["N"]["referral_source"] is None
     assert detail(other, "Last treatment outcome") == "\u2013"
     assert api["N"]["last_treatment_outcome"] is None
+
+
+def test_the_overview_shows_the_four_success_metrics_against_their_targets(
+    browser: TestClient, client: TestClient, org: OrgFixture
+) -> None:
+    """The KPI clinic of ``tests/outreach/test_kpis_api.py``, on the overview's panel."""
+    load_kpi_clinic(client, org)
+    sign_in(browser, org.keys["viewer"])
+    html = browser.get("/").text
+    rows = {
+        name: words(row)
+        for name, row in re.findall(
+            r'<tr data-kpi="(\w+)" data-status="\w+">(.*?)</tr>', html, re.S
+        )
+    }
+    assert rows == {
+        "staff_efficiency": "Staff efficiency Median days from a patient turning at risk to the "
+        "first outreach attempt 6.0 days 15.0 days in Sat 02 May 2026 to Sun 31 May 2026: 60.0% "
+        "shorter (relative) at least 50% shorter than the baseline Met",
+        "reengagement_rate": "Reengagement rate Successful contacts that led to a booking "
+        "(contact \u2192 appointment) 50.0% 100.0% in Sat 02 May 2026 to Sun 31 May 2026 above "
+        "70% Not met",
+        "patient_retention": "Patient retention Critical-risk patients, as a share of the active "
+        "patients, now 33.3% of 6 active patients below 5% Not met",
+        "revenue_impact": "Revenue impact Appointments booked after a successful outreach "
+        "contact 1 1 in Sat 02 May 2026 to Sun 31 May 2026: no change per day at "
+        "least +25% per day on the baseline Not met",
+    }

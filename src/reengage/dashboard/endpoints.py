@@ -27,6 +27,7 @@ from reengage.db.session import KeepsWrites, SessionDep
 from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
 from reengage.domain.trends import METRICS, PERIODS
+from reengage.outreach import kpis
 from reengage.outreach import service as outreach
 from reengage.risk import service, week_target
 
@@ -236,6 +237,7 @@ def home(request: Request, session: DbSession, user: User) -> Response:
     metrics = service.risk_metrics(session, where)
     cards = outreach.overview(session, where)
     tiers = views.tier_rows(metrics.risk_summary, where.settings)
+    measured = kpis.kpis(session, where)
     return render(
         request,
         "home.html",
@@ -246,6 +248,8 @@ def home(request: Request, session: DbSession, user: User) -> Response:
         tiers=tiers,
         tier_bar=views.tier_bar(tiers),
         alerts=views.alert_rows(metrics.alerts),
+        kpis=measured,
+        kpi_rows=views.kpi_rows(measured),
     )
 
 

@@ -16,7 +16,7 @@ from reengage.dashboard.charts import Series, bar_chart, line_chart
 from reengage.domain import risk
 from reengage.domain.settings import OrgSettings
 from reengage.domain.standing import AT_RISK_LEVEL
-from reengage.outreach.schemas import Performance, Trends
+from reengage.outreach.schemas import Kpis, Performance, Trends
 from reengage.risk.schemas import Alerts, RiskSummary
 
 TIER_LABELS = {
@@ -210,6 +210,97 @@ def alert_rows(alerts: Alerts) -> list[AlertRow]:
         )
         for name, (flag, label) in ALERT_FLAGS.items()
     ]
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    name: str
+    label: str
+    measures: str
+    value: str
+    baseline: str
+    target: str
+    status: str  # met, not_met, no_data
+    status_label: str
+
+
+STATUS_LABELS = {"met": "Met", "not_met": "Not met", "no_data": "Not enough data yet"}
+
+
+def _days(value: float | None) -> str:
+    return EMPTY if value is None else f"{value:,.1f} days"
+
+
+def _change(value: float | None, less: str, more: str) -> str:
+    """A relative change in words: "60.0% shorter", "12.5% more"."""
+    if value is None:
+        return ""
+    return f"{abs(value):,.1f}% {less if value < 0 else more}"
+
+
+def _compared(text: str, change: float | None, less: str, more: str, unit: str = "") -> str:
+    if change is None:
+        return text
+    if change == 0:
+        return f"{text}: no change{unit}"
+    return f"{text}: {_change(change, less, more)}{unit} (relative)"
+
+
+def kpi_rows(result: Kpis) -> list[KpiRow]:
+    """The seed's four success metrics as the overview's panel shows them."""
+    k = result.kpis
+    base = "the baseline"
+    if result.baseline is not None:
+        base = f"{day_text(result.baseline.start)} to {day_text(result.baseline.end)}"
+    e, r, p, b = k.staff_efficiency, k.reengagement_rate, k.patient_retention, k.revenue_impact
+    booked_before = None if b.baseline is None else int(b.baseline)
+    rows = [
+        (
+            "staff_efficiency",
+            "Staff efficiency",
+            "Median days from a patient turning at risk to the first outreach attempt",
+            _days(e.value),
+            _compared(f"{_days(e.baseline)} in {base}", e.change_pct, "shorter", "longer"),
+            f"at least {e.target:g}% shorter than the baseline",
+            e.met,
+        ),
+        (
+            "reengagement_rate",
+            "Reengagement rate",
+            "Successful contacts that led to a booking (contact \u2192 appointment)",
+            _percent(r.value),
+            f"{_percent(r.baseline)} in {base}",
+            f"above {r.target:g}%",
+            r.met,
+        ),
+        (
+            "patient_retention",
+            "Patient retention",
+            "Critical-risk patients, as a share of the active patients, now",
+            _percent(p.value),
+            f"of {p.sample:,} active patients",
+            f"below {p.target:g}%",
+            p.met,
+        ),
+        (
+            "revenue_impact",
+            "Revenue impact",
+            "Appointments booked after a successful outreach contact",
+            _number(int(b.value or 0)),
+            _compared(
+                f"{_number(booked_before)} in {base}", b.change_pct, "fewer", "more", " per day"
+            ),
+            f"at least {b.target:+g}% per day on the baseline",
+            b.met,
+        ),
+    ]
+    out = []
+    for name, label, measures, value, baseline, target, met in rows:
+        status = "no_data" if met is None else "met" if met else "not_met"
+        out.append(
+            KpiRow(name, label, measures, value, baseline, target, status, STATUS_LABELS[status])
+        )
+    return out
 
 
 # --- the call list --------------------------------------------------------------------------

@@ -125,6 +125,20 @@ def reengagement_days(fresh: Freshness, first_day: date, last_day: date) -> tupl
     return int(total or 0), int(count)
 
 
+def first_outreach_waits(fresh: Freshness, first_day: date, last_day: date) -> list[int]:
+    """Over the settled patients' at-risk spells whose first outreach attempt was sent from
+    ``first_day`` to ``last_day``: the days from the spell's first day to that attempt
+    (``domain.kpis.first_outreach_waits``)."""
+    r: Any = RiskSpan.__table__
+    stmt = select(r.c.first_attempt_day - r.c.spell_first_day).where(
+        r.c.org_id == fresh.scope.org_id,
+        r.c.first_day == r.c.spell_first_day,  # one row per spell
+        r.c.first_attempt_day.between(first_day.toordinal(), last_day.toordinal()),
+        *fresh.settled(r, "days"),
+    )
+    return sorted(int(n) for n in fresh.session.scalars(stmt))
+
+
 def tiers_at_day_end(fresh: Freshness, day: date) -> dict[str, int]:
     """At-risk patients per tier at the end of ``day``, a day up to as_of's date: on
     as_of's own day, that is also the count at as_of (the settled rows have nothing after

@@ -13,8 +13,15 @@ from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain.trends import METRICS as TREND_METRICS
 from reengage.errors import Problem, RecordValidationError
-from reengage.outreach import service
-from reengage.outreach.schemas import Overview, Performance, Timeframe, TrendPeriod, Trends
+from reengage.outreach import kpis, service
+from reengage.outreach.schemas import (
+    Kpis,
+    Overview,
+    Performance,
+    Timeframe,
+    TrendPeriod,
+    Trends,
+)
 from reengage.query_params import PREFIX, AsOf, only_params
 from reengage.risk.service import scope
 from reengage.seed_examples import seed_example
@@ -33,14 +40,30 @@ METRICS_PATTERN = f"^{_METRIC}(,{_METRIC})*$"
     response_model=Overview,
     summary="The dashboard's cards: who needs action now, this week's target, success rate",
     description="Not in the seed: reengage's own summary, what the staff dashboard shows. "
-    "`this_weeks_target` counts at-risk patients with no outreach attempt in the last 7 "
-    "days; `reengagement_success_rate` is, of the patients who got an outreach attempt in "
-    "the last 30 days while at risk, the share whose at-risk spell has ended in "
-    "reengagement; `previous_success_rate` is the same for the 30 days before.",
+    "`this_weeks_target` is this week's target: the week's contacted at-risk patients, then "
+    "the most urgent still waiting, up to the `weekly_contact_target` setting (its list: "
+    "`/patients/prioritized?target=this_week`); `reengagement_success_rate` is, of the "
+    "patients who got an outreach attempt in the last 30 days while at risk, the share "
+    "whose at-risk spell has ended in reengagement; `previous_success_rate` is the same "
+    "for the 30 days before.",
     dependencies=[Depends(only_params("as_of"))],
 )
 def get_overview(org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None) -> Overview:
     return service.overview(session, scope(session, org_id, as_of))
+
+
+@router.get(
+    "/kpis",
+    response_model=Kpis,
+    summary="The seed's four success metrics, against their targets",
+    description="Not in the seed's JSON: its success metrics (staff efficiency, reengagement "
+    "rate, patient retention, revenue impact), each measured over the last `kpis.period_days` "
+    "days against the baseline period and the targets in the org's `kpis` settings. "
+    "Definitions: docs/decisions.md.",
+    dependencies=[Depends(only_params("as_of"))],
+)
+def get_kpis(org_id: OrgId, session: SessionDep, _: Analyst, as_of: AsOf = None) -> Kpis:
+    return kpis.kpis(session, scope(session, org_id, as_of))
 
 
 @router.get(

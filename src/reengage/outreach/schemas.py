@@ -202,3 +202,60 @@ class Overview(BaseModel):
     previous_success_rate: SuccessRate
     success_rate_change: float | None
     success_rate_trend: Literal["up", "down", "flat"] | None
+
+
+class KpiPeriod(BaseModel):
+    start: date
+    end: date
+    days: int
+    source: Literal["last_days", "setting", "previous_period"] = Field(
+        description="last_days: the current period, the last `kpis.period_days` days; setting: "
+        "the baseline the org set; previous_period: the days before the current period."
+    )
+
+
+class Kpi(BaseModel):
+    """One success metric: its value now, in the baseline period, the target and whether it is
+    met (null when a figure it needs is missing)."""
+
+    value: float | None
+    baseline: float | None = Field(description="The same measure over the baseline period.")
+    change_pct: float | None = Field(
+        description="Relative change from the baseline, in percent (staff efficiency, revenue "
+        "impact); null where the target is not a change."
+    )
+    target: float
+    met: bool | None
+    sample: int = Field(description="What `value` is over: spells, contacts, patients, bookings.")
+    baseline_sample: int | None
+
+
+class KpiSet(BaseModel):
+    staff_efficiency: Kpi = Field(
+        description="Median days from turning at risk to the first outreach attempt; met when "
+        "`change_pct` is at most minus the target (50: half the baseline's)."
+    )
+    reengagement_rate: Kpi = Field(
+        description="Contact -> appointment conversion of the period's outreach, percent; met "
+        "when above the target (70)."
+    )
+    patient_retention: Kpi = Field(
+        description="Critical-risk patients as a percentage of the active population at "
+        "as_of; met when below the target (5)."
+    )
+    revenue_impact: Kpi = Field(
+        description="Bookings that came from outreach in the period (`value`, `baseline`); "
+        "`change_pct` compares them per day; met when at least the target (25)."
+    )
+
+
+class Kpis(BaseModel):
+    """The seed's four success metrics (not in its JSON: reengage's own endpoint)."""
+
+    organization_id: str
+    last_updated: datetime
+    period: KpiPeriod
+    baseline: KpiPeriod | None = Field(
+        description="null while the baseline period has not ended (as of as_of's date)."
+    )
+    kpis: KpiSet
