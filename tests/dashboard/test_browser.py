@@ -81,7 +81,11 @@ def test_staff_work_the_call_list_in_a_browser(
     assert card(page, "this_weeks_target") == str(cards["this_weeks_target"]) == "3"
     assert card(page, "reengagement_success_rate") == "33.3%"
     assert cards["reengagement_success_rate"]["rate"] == 33.3
-    assert card(page, "trend") == f"▼ {cards['success_rate_change']} points" == "▼ -66.7 points"
+    assert (
+        card(page, "trend")
+        == f"▼ {cards['success_rate_change']} percentage points"
+        == "▼ -66.7 percentage points"
+    )
     tiers = api(site, org, "risk-metrics")["risk_summary"]
     assert set(tiers) == set(SUMMARY_KEYS.values())
     for tier, key in SUMMARY_KEYS.items():

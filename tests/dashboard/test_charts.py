@@ -481,7 +481,7 @@ def test_an_empty_population_draws_one_empty_tier_bar() -> None:
     assert [(b.get("class"), b.get("width")) for b in bars] == [("tier-empty", "1000")]
 
 
-def test_the_funnel_chart_reads_the_communication_channels() -> None:
+def test_each_channels_funnel_is_labelled_by_what_it_measures() -> None:
     seed = Performance.model_validate(
         examples.PERFORMANCE
         | {
@@ -491,33 +491,32 @@ def test_the_funnel_chart_reads_the_communication_channels() -> None:
             "last_updated": "2025-06-30T08:00:00Z",
         }
     )
-    root = parse(views.funnel_charts(seed))
-    assert x_labels(root) == ["Sent", "Reached", "Answered"]
-    values = {
-        series: [
-            b.findtext("svg:title", namespaces=NS)
-            for b in by_class(root, "bar")
-            if series in b.get("class", "").split()
-        ]
-        for series in ("series-a", "series-b", "series-c")
+    funnels = views.channel_funnels(seed)
+    found = {
+        f.channel: ([(s.label, s.count) for s in f.steps], f.rate_label, f.rate) for f in funnels
     }
-    assert values == {
-        "series-a": [
-            "Sent: SMS (sent, delivered, responded) 95",
-            "Reached: SMS (sent, delivered, responded) 87",
-            "Answered: SMS (sent, delivered, responded) 52",
-        ],
-        "series-b": [
-            "Sent: Email (sent, opened, responded) 78",
-            "Reached: Email (sent, opened, responded) 45",
-            "Answered: Email (sent, opened, responded) 23",
-        ],
-        "series-c": [
-            "Sent: Phone (attempted, connected, booked) 34",
-            "Reached: Phone (attempted, connected, booked) 28",
-            "Answered: Phone (attempted, connected, booked) 21",
-        ],
+    assert found == {
+        "sms": (
+            [("Sent", 95), ("Delivered", 87), ("Replied", 52)],
+            "Reply rate (replied ÷ delivered)",
+            59.8,
+        ),
+        "email": (
+            [("Sent", 78), ("Opened", 45), ("Replied", 23)],
+            "Reply rate (replied ÷ opened)",
+            51.1,
+        ),
+        "phone": (
+            [("Called", 34), ("Connected", 28), ("Booked", 21)],
+            "Booking rate (booked ÷ connected)",
+            75.0,
+        ),
     }
+    for f in funnels:
+        root = parse(f.chart)
+        assert x_labels(root) == [s.label for s in f.steps]
+        titles = [b.findtext("svg:title", namespaces=NS) for b in by_class(root, "bar")]
+        assert titles == [f"{s.label}: {f.label} {s.count}" for s in f.steps]
 
 
 def trends(channel_trends: dict[str, object] | None) -> Trends:
@@ -550,3 +549,47 @@ def test_the_channel_rows_read_the_channel_trends_by_name_in_a_fixed_order() -> 
     nothing = dict.fromkeys(("sms", "email", "phone"), missing | {"previous_rate": None})
     assert [r.arrow for r in views.channel_rows(trends(nothing))] == [views.EMPTY] * 3
     assert views.channel_rows(trends(None)) == []  # not asked for
+
+
+def test_a_year_is_charted_in_calendar_weeks_that_add_up_to_its_days() -> None:
+    last = date(2026, 12, 4)  # a Friday
+    days = [last - timedelta(days=n) for n in reversed(range(365))]
+    rows = [
+        {
+            "date": d.isoformat(),
+            "new_at_risk": d.day % 3,
+            "reengaged_successfully": 1,
+            "outreach_attempts": d.day,
+            "appointments_scheduled": d.weekday(),
+        }
+        for d in days
+    ]
+    result = Trends.model_validate(
+        {
+            "organization_id": "org_x",
+            "period": "1y",
+            "period_start": days[0].isoformat(),
+            "period_end": last.isoformat(),
+            "metrics": ["risk_levels", "success_rates"],
+            "daily_trends": rows,
+            "last_updated": "2026-12-04T08:00:00Z",
+        }
+    )
+    points = views.trend_points(result)
+    # 2025-12-05 (a Friday) to 2026-12-04: a 3-day first week, 51 whole weeks, a 5-day last.
+    assert len(points) == 53
+    assert (points[0].label, points[1].label, points[-1].label) == (
+        "05 Dec\u201307 Dec",
+        "08 Dec",
+        "30 Nov\u201304 Dec",
+    )
+    for name in views.DAILY_FIELDS:
+        assert sum(p.values[name] for p in points) == sum(r[name] for r in rows), name
+    assert points[1].values["reengaged_successfully"] == 7
+    for chart in views.trend_charts(result):
+        assert parse(chart).get("data-points") == "53"
+    # Thirty days stay daily.
+    month = Trends.model_validate(
+        result.model_dump() | {"period": "30d", "daily_trends": rows[-30:]}
+    )
+    assert [p.label for p in views.trend_points(month)][:2] == ["05 Nov", "06 Nov"]

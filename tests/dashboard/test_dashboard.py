@@ -220,7 +220,7 @@ def test_the_cards_are_the_apis_figures(
     assert card(html, "this_weeks_target") == "3"
     assert "0 of 3 contacted since Mon 29 Jun 2026" in words(html)
     assert card(html, "reengagement_success_rate") == "33.3%"
-    assert card(html, "trend") == "▼ -66.7 points"
+    assert card(html, "trend") == "▼ -66.7 percentage points"
     # Tiers by name and count, and the alerts as counts.
     assert re.search(
         r'data-tier="critical">.*?Critical</span>\s*<span class="tier-count">1<', html, re.S
@@ -441,13 +441,24 @@ def test_performance_and_trends_pages_show_the_api_figures(
         ).json()
         value = re.search(r'data-figure="outreach_attempts">.*?card-value">([^<]+)<', html, re.S)
         assert value and value.group(1) == str(api["reengagement_metrics"]["outreach_attempts"])
-        sms = re.search(r'<tr data-channel="sms">.*?<td class="num">([^<]+)</td>', html, re.S)
-        assert sms and sms.group(1) == str(api["communication_channels"]["sms"]["sent"])
+        sms = re.search(r'<article class="funnel" data-channel="sms">.*?</article>', html, re.S)
+        phone = re.search(r'<article class="funnel" data-channel="phone">.*?</article>', html, re.S)
+        c = api["communication_channels"]
+        assert sms and f"Sent {c['sms']['sent']} Delivered {c['sms']['delivered']}" in words(
+            sms.group(0)
+        )
+        assert phone and "Booking rate (booked ÷ connected)" in words(phone.group(0))
     for period in ("7d", "30d", "90d", "6m", "1y"):
         html = browser.get(f"/trends?period={period}").text
         assert len(re.findall(r'<svg[^>]* class="chart"', html)) == 2, period
         days = {"7d": 7, "30d": 30, "90d": 90, "6m": 182, "1y": 365}[period]
-        assert f'data-points="{days}"' in html
+        last = NOW.date()
+        dates = [last - timedelta(days=n) for n in range(days)]
+        # The long periods are charted by calendar week, Monday first.
+        weeks = {d - timedelta(days=d.weekday()) for d in dates}
+        points = len(weeks) if period in ("6m", "1y") else days
+        assert f'data-points="{points}"' in html, period
+        assert (period in ("6m", "1y")) == ("Week by week" in html)
 
 
 def test_pages_load_nothing_from_elsewhere(

@@ -81,7 +81,7 @@ def test_the_clinic_tells_a_believable_story(clinic: dict[str, list[Row]]) -> No
     statuses = Counter(p["status"] for p in patients)
     assert set(statuses) == {"active", "discharged", "inactive", "deceased"}
     assert 0 < _share(statuses["deceased"], len(patients)) < 1
-    assert 25 <= _share(statuses["active"], len(patients)) <= 50
+    assert 15 <= _share(statuses["active"], len(patients)) <= 40
     window_start = AS_OF - timedelta(days=HISTORY_DAYS)
     registered = [p["registered_at"] for p in patients if p["registered_at"] is not None]
     assert 20 <= _share(sum(r < window_start for r in registered), len(registered)) <= 60

@@ -449,7 +449,7 @@ def performance_page(
         page="performance",
         result=result,
         timeframes=views.TIMEFRAME_LABELS,
-        funnels=views.funnel_charts(result),
+        funnels=views.channel_funnels(result),
     )
 
 

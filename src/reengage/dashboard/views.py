@@ -376,68 +376,158 @@ class ListQuery:
 # --- performance and trends -----------------------------------------------------------------
 
 
-def funnel_charts(result: Performance) -> Markup:
+@dataclass(frozen=True)
+class FunnelStep:
+    label: str  # what is counted, in the channel's own words
+    count: int
+
+
+@dataclass(frozen=True)
+class ChannelFunnel:
+    """One channel's funnel, each step and its rate named for what they measure: an SMS's
+    reply rate and a call's booking rate are different things and never share a column."""
+
+    channel: str
+    label: str
+    steps: list[FunnelStep]
+    rate_label: str
+    rate: float | None
+    chart: Markup
+
+
+def channel_funnels(result: Performance) -> list[ChannelFunnel]:
     c = result.communication_channels
-    stages = ["Sent", "Reached", "Answered"]
-    series = [
-        Series(
-            "SMS (sent, delivered, responded)",
-            [c.sms.sent, c.sms.delivered, c.sms.responded],
-            "series-a",
+    found = [
+        (
+            "sms",
+            [("Sent", c.sms.sent), ("Delivered", c.sms.delivered), ("Replied", c.sms.responded)],
+            "Reply rate (replied \u00f7 delivered)",
+            c.sms.response_rate,
         ),
-        Series(
-            "Email (sent, opened, responded)",
-            [c.email.sent, c.email.opened, c.email.responded],
-            "series-b",
+        (
+            "email",
+            [("Sent", c.email.sent), ("Opened", c.email.opened), ("Replied", c.email.responded)],
+            "Reply rate (replied \u00f7 opened)",
+            c.email.response_rate,
         ),
-        Series(
-            "Phone (attempted, connected, booked)",
-            [c.phone.attempted, c.phone.connected, c.phone.appointment_booked],
-            "series-c",
+        (
+            "phone",
+            [
+                ("Called", c.phone.attempted),
+                ("Connected", c.phone.connected),
+                ("Booked", c.phone.appointment_booked),
+            ],
+            "Booking rate (booked \u00f7 connected)",
+            c.phone.conversion_rate,
         ),
     ]
-    return bar_chart(
-        "Outreach funnel by channel",
-        stages,
-        series,
-        chart_id="funnel",
-        y_label="attempts",
-    )
+    classes = {"sms": "series-a", "email": "series-b", "phone": "series-c"}
+    out = []
+    for channel, steps, rate_label, value in found:
+        label = CHANNEL_LABELS[channel]
+        chart = bar_chart(
+            f"{label}: {', '.join(name.lower() for name, _ in steps)}",
+            [name for name, _ in steps],
+            [Series(label, [n for _, n in steps], classes[channel])],
+            chart_id=f"funnel-{channel}",
+            y_label="attempts",
+        )
+        out.append(
+            ChannelFunnel(
+                channel,
+                label,
+                [FunnelStep(name, n) for name, n in steps],
+                rate_label,
+                value,
+                chart,
+            )
+        )
+    return out
+
+
+# Periods whose charts show weeks: 182 or 365 daily points are a smear, 26 or 53 weeks read.
+WEEKLY_PERIODS = ("6m", "1y")
+DAILY_FIELDS = (
+    "new_at_risk",
+    "reengaged_successfully",
+    "outreach_attempts",
+    "appointments_scheduled",
+)
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    label: str
+    values: dict[str, int]
+
+
+def trend_points(result: Trends) -> list[ChartPoint]:
+    """The charts' points: each day, or for the long periods each calendar week (Monday to
+    Sunday, the first and last cut to the period, and labelled with their days)."""
+    rows = result.daily_trends or []
+    if result.period not in WEEKLY_PERIODS:
+        return [
+            ChartPoint(f"{r.date:%d %b}", {f: getattr(r, f) or 0 for f in DAILY_FIELDS})
+            for r in rows
+        ]
+    weeks: list[list[Any]] = []
+    for r in rows:
+        if not weeks or r.date.weekday() == 0:
+            weeks.append([])
+        weeks[-1].append(r)
+    points = []
+    for week in weeks:
+        first, last = week[0].date, week[-1].date
+        label = f"{first:%d %b}" if len(week) == 7 else f"{first:%d %b}\u2013{last:%d %b}"
+        totals = {f: sum(getattr(r, f) or 0 for r in week) for f in DAILY_FIELDS}
+        points.append(ChartPoint(label, totals))
+    return points
 
 
 def trend_charts(result: Trends) -> list[Markup]:
-    rows = result.daily_trends or []
-    labels = [f"{r.date:%d %b}" for r in rows]
-    risk_series = [
-        Series("New at risk", [r.new_at_risk or 0 for r in rows], "series-a"),
-        Series("Reengaged", [r.reengaged_successfully or 0 for r in rows], "series-b"),
-    ]
-    outreach_series = [
-        Series("Outreach attempts", [r.outreach_attempts or 0 for r in rows], "series-c"),
-        Series("Appointments scheduled", [r.appointments_scheduled or 0 for r in rows], "series-d"),
-    ]
+    points = trend_points(result)
+    unit = "week" if result.period in WEEKLY_PERIODS else "day"
+    labels = [p.label for p in points]
+
+    def series(name: str, field_name: str, css: str) -> Series:
+        return Series(name, [p.values[field_name] for p in points], css)
+
     return [
         line_chart(
-            "Patients moving into and out of risk, per day",
+            f"Patients moving into and out of risk, per {unit}",
             labels,
-            risk_series,
+            [
+                series("New at risk", "new_at_risk", "series-a"),
+                series("Reengaged", "reengaged_successfully", "series-b"),
+            ],
             chart_id="risk-movement",
             y_label="patients",
         ),
         line_chart(
-            "Outreach attempts and appointments scheduled, per day",
+            f"Outreach attempts and appointments scheduled, per {unit}",
             labels,
-            outreach_series,
+            [
+                series("Outreach attempts", "outreach_attempts", "series-c"),
+                series("Appointments scheduled", "appointments_scheduled", "series-d"),
+            ],
             chart_id="outreach-daily",
-            y_label="per day",
+            y_label=f"per {unit}",
         ),
     ]
+
+
+CHANNEL_MEASURES = {
+    "sms": "replied \u00f7 delivered",
+    "email": "replied \u00f7 opened",
+    "phone": "connected \u00f7 called",
+}
 
 
 @dataclass(frozen=True)
 class ChannelRow:
     channel: str
     label: str
+    measure: str
     current_rate: float | None
     previous_rate: float | None
     change_pct: float | None
@@ -454,6 +544,7 @@ def channel_rows(result: Trends) -> list[ChannelRow]:
             ChannelRow(
                 channel,
                 CHANNEL_LABELS[channel],
+                CHANNEL_MEASURES[channel],
                 t.current_rate,
                 t.previous_rate,
                 t.change_pct,

@@ -127,6 +127,9 @@ PHONE_CONNECT = 0.31
 # A successful contact turns into a booking within the attribution window this often.
 CONVERT = 0.66
 
+# Days of silence of a patient never seen (for the status rules: longer than any history).
+SILENT_FOREVER = 10_000
+
 # Appointment outcomes: no-show ("DNA") about 10%, late cancellation a few percent.
 CANCEL = 0.06
 LATE_CANCEL = 0.03
@@ -951,26 +954,33 @@ class _Clinic:
     # -- where the patient ends up --------------------------------------------------------
 
     def _status(self, sim: _Sim, deceased: bool) -> str:
+        """The status a clinic's system would hold at as_of, as front desks keep it: a course
+        that ended is discharged; a patient from before the history who never came back was
+        marked inactive or discharged long ago; a patient silent for months is marked
+        inactive at the clinic's quarterly clean-up (most after six months, some after three);
+        the rest are active, and so in the population the risk tiers cover."""
         rng = self.rng
         if deceased:
             return "deceased"
         state = sim.state
         if state == "dormant":
-            u = rng.random()
-            return "discharged" if u < 0.45 else ("inactive" if u < 0.88 else "active")
+            return "discharged" if rng.random() < 0.45 else "inactive"
+        last = sim.last_visit
+        silent = SILENT_FOREVER if last is None else (self.as_of - last).days
         if state == "discharged":
-            return "discharged" if rng.random() < 0.88 else "active"
+            # A few stay active by oversight, but not for long: the clean-up catches them.
+            return "active" if silent <= 91 and rng.random() < 0.05 else "discharged"
         if state == "declined":
-            # Replied that they are fine: most are discharged on the strength of it.
-            return "discharged" if rng.random() < 0.75 else "active"
+            # Replied that they are fine: discharged on the strength of it, mostly.
+            u = rng.random()
+            return "discharged" if u < 0.85 else ("inactive" if u < 0.95 else "active")
         if state in ("lost", "drifting"):
-            # Clinics mark long-silent patients inactive, though never all of them.
-            last = sim.last_visit
-            silent = 999 if last is None else (self.as_of - last).days
             if silent > 365:
-                return "inactive" if rng.random() < 0.85 else "active"
-            if silent > 120:
-                return "inactive" if rng.random() < 0.55 else "active"
+                return "inactive"
+            if silent > 182:
+                return "inactive" if rng.random() < 0.93 else "active"
+            if silent > 91:
+                return "inactive" if rng.random() < 0.7 else "active"
         return "active"
 
     def _outcome(self, sim: _Sim) -> str | None:
