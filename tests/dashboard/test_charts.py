@@ -579,9 +579,9 @@ def test_a_year_is_charted_in_calendar_weeks_that_add_up_to_its_days() -> None:
     # 2025-12-05 (a Friday) to 2026-12-04: a 3-day first week, 51 whole weeks, a 5-day last.
     assert len(points) == 53
     assert (points[0].label, points[1].label, points[-1].label) == (
-        "05 Dec\u201307 Dec",
+        "05 Dec",
         "08 Dec",
-        "30 Nov\u201304 Dec",
+        "30 Nov",
     )
     for name in views.DAILY_FIELDS:
         assert sum(p.values[name] for p in points) == sum(r[name] for r in rows), name

@@ -310,6 +310,7 @@ def _patient_page(
         open_followups=[f for f in found.followups if f.completed_at is None],
         answerable=actions.answerable(found.communications),
         today=where.today,
+        shown_at=where.shown(),
         chosen=context.pop("chosen", {}),
         back=views.safe_next(request.query_params.get("back", "/patients")),
         done=request.query_params.get("done"),

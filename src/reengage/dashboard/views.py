@@ -463,7 +463,7 @@ class ChartPoint:
 
 def trend_points(result: Trends) -> list[ChartPoint]:
     """The charts' points: each day, or for the long periods each calendar week (Monday to
-    Sunday, the first and last cut to the period, and labelled with their days)."""
+    Sunday, the first and last cut to the period), labelled by its first day."""
     rows = result.daily_trends or []
     if result.period not in WEEKLY_PERIODS:
         return [
@@ -477,8 +477,7 @@ def trend_points(result: Trends) -> list[ChartPoint]:
         weeks[-1].append(r)
     points = []
     for week in weeks:
-        first, last = week[0].date, week[-1].date
-        label = f"{first:%d %b}" if len(week) == 7 else f"{first:%d %b}\u2013{last:%d %b}"
+        label = f"{week[0].date:%d %b}"  # short: 53 of them share the axis
         totals = {f: sum(getattr(r, f) or 0 for r in week) for f in DAILY_FIELDS}
         points.append(ChartPoint(label, totals))
     return points
@@ -572,15 +571,17 @@ def action_text(action: str, channel: str | None) -> str:
     return ON_ANOTHER_CHANNEL[action].format(noun=noun, Noun=noun[0].upper() + noun[1:])
 
 
-def act_by(day: date | None, today: date) -> str:
-    """When to act, said once: "today", "overdue 3 days (since Fri 27 Nov 2026)", a date."""
+def act_by(day: date | None, today: date, since: bool = False) -> str:
+    """When to act, said once: "today", "overdue 3 days", a date; ``since``: with the date
+    it was due ("overdue 3 days (since Fri 27 Nov 2026)")."""
     if day is None:
         return EMPTY
     if day == today:
         return "today"
     if day < today:
         late = (today - day).days
-        return f"overdue {late} day{'s' if late != 1 else ''} (since {day_text(day)})"
+        due = f" (since {day_text(day)})" if since else ""
+        return f"overdue {late} day{'s' if late != 1 else ''}{due}"
     return day_text(day)
 
 
