@@ -142,10 +142,13 @@ def test_the_analytics_examples_are_the_demo_clinics_real_answers(
     assert perf == perf_example
     assert trends == trends_example
 
-    (overview_example,) = _json_blocks(_section("Staff dashboard"))
-    overview_example["organization_id"] = org.id
+    overview_example, kpis_example = _json_blocks(_section("Staff dashboard"))
+    for example in (overview_example, kpis_example):
+        example["organization_id"] = org.id
     overview = client.get(f"{base}/overview", params=params, headers=org.headers()).json()
     assert overview == overview_example
+    kpis = client.get(f"{base}/kpis", params=params, headers=org.headers()).json()
+    assert kpis == kpis_example
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
