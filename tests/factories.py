@@ -207,3 +207,69 @@ def _clinic() -> dict[str, list[dict[str, Any]]]:
         ),
     ]
     return {"patients": patients, "appointments": appointments, "communications": communications}
+
+
+def kpi_clinic() -> dict[str, list[dict[str, Any]]]:
+    """The clinic of ``tests/outreach/test_kpis_api.py`` (worked out in its docstring)."""
+    registered = {"registered_at": "2026-01-05T09:00:00+00:00"}
+    return {
+        "patients": [patient(f"P{i}", **registered) for i in range(1, 7)],
+        "appointments": [
+            _visit("v1", "P1", "2026-05-01"),
+            _visit("v2", "P2", "2026-05-10"),
+            appointment(
+                "b2",
+                "P2",
+                starts_at="2026-07-10T10:00:00+00:00",
+                booked_at="2026-06-03T10:05:00+00:00",
+                status="scheduled",
+            ),
+            _visit("v3", "P3", "2026-06-01"),
+            _visit("v4", "P4", "2026-04-01"),
+            appointment(
+                "b4",
+                "P4",
+                starts_at="2026-05-12T10:00:00+00:00",
+                booked_at="2026-05-05T11:00:00+00:00",
+                status="completed",
+            ),
+            _visit("v5", "P5", "2026-06-28"),
+            _visit("v6", "P6", "2026-06-25"),
+        ],
+        "communications": [
+            outbound("c1", "P1", "sms", "2026-05-25T09:00:00+00:00"),
+            outbound(
+                "c2",
+                "P2",
+                "phone",
+                "2026-06-03T10:00:00+00:00",
+                connected_at="2026-06-03T10:00:20+00:00",
+            ),
+            outbound(
+                "c3",
+                "P3",
+                "sms",
+                "2026-06-17T09:00:00+00:00",
+                delivered_at="2026-06-17T09:00:05+00:00",
+                responded_at="2026-06-17T15:00:00+00:00",
+            ),
+            outbound(
+                "c4",
+                "P4",
+                "sms",
+                "2026-05-05T09:00:00+00:00",
+                delivered_at="2026-05-05T09:00:05+00:00",
+                responded_at="2026-05-05T10:30:00+00:00",
+            ),
+        ],
+    }
+
+
+def load_kpi_clinic(client: TestClient, org: OrgFixture, **kpis: Any) -> None:
+    """``kpi_clinic`` in ``org``, its success metrics over 30 days (``kpis``: more settings)."""
+    r = client.patch(
+        org.url("/settings"), json={"kpis": {"period_days": 30} | kpis}, headers=org.headers()
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(org.url("/batch"), json=kpi_clinic(), headers=org.headers())
+    assert r.status_code == 200, r.text

@@ -193,3 +193,58 @@ def scenario(draw: st.DrawFn) -> tuple[PatientHistory, datetime, OrgSettings]:
         booked_patients_are_engaged=draw(st.booleans()),
     )
     return history, as_of, s
+
+
+days_before = st.integers(min_value=0, max_value=75 * 24).map(lambda h: -timedelta(hours=h))
+
+
+@st.composite
+def drifting_clinics(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
+    """Each patient: a last visit up to 75 days before BASE, then outreach attempts, some
+    answered, some followed by a booking."""
+    batch: dict[str, list[dict[str, Any]]] = {
+        "patients": [],
+        "appointments": [],
+        "communications": [],
+    }
+    for i in range(draw(st.integers(1, 6))):
+        pid = f"p{i}"
+        batch["patients"].append(
+            {
+                "id": pid,
+                "name": f"Fake Person {i}",
+                "status": draw(st.sampled_from(["active", "active", "active", "discharged"])),
+                "phone": "+61400000000",
+                "registered_at": _at(-timedelta(days=200)),
+            }
+        )
+        visit = draw(days_before)
+        batch["appointments"].append(
+            {"id": f"a{i}", "patient_id": pid, "starts_at": _at(visit), "status": "completed"}
+        )
+        for j in range(draw(st.integers(0, 4))):
+            sent = draw(days_before)
+            channel = draw(st.sampled_from(["sms", "phone", "email"]))
+            answer = draw(st.one_of(st.none(), st.integers(1, 72)))
+            record: dict[str, Any] = {
+                "id": f"c{i}-{j}",
+                "patient_id": pid,
+                "channel": channel,
+                "direction": "outbound",
+                "sent_at": _at(sent),
+            }
+            if answer is not None:
+                field = "connected_at" if channel == "phone" else "responded_at"
+                record[field] = _at(sent + timedelta(hours=answer))
+                if draw(st.booleans()):
+                    batch["appointments"].append(
+                        {
+                            "id": f"b{i}-{j}",
+                            "patient_id": pid,
+                            "starts_at": _at(sent + timedelta(days=draw(st.integers(2, 30)))),
+                            "booked_at": _at(sent + timedelta(hours=answer + 1)),
+                            "status": "scheduled",
+                        }
+                    )
+            batch["communications"].append(record)
+    return batch

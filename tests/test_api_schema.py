@@ -38,6 +38,7 @@ RULES = (
     (re.compile(r"(\w+\[\d+\]\.)?patient_id"), "unknown_patient", "no patient"),
     (re.compile(r"(communications\[\d+\]\.)?\w+"), "does_not_fit", ""),
     (re.compile(r"tier_thresholds"), "value_error", "strictly increasing"),
+    (re.compile(r"kpis"), "value_error", "baseline"),  # both dates or neither, in order
     (re.compile(r"\w+\[\d+\]\.id"), "duplicate", "appears twice"),
 )
 ACCEPTED = {200, 201, 401, 403, 404, 409, 429}

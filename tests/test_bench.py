@@ -73,7 +73,7 @@ def test_three_years_hold_about_8_appointments_and_10_attempts_per_patient(
     assert 7 <= len(three_years["appointments"]) / patients <= 9
     assert 9 <= len(outbound) / patients <= 11.5
     statuses = Counter(p["status"] for p in three_years["patients"])
-    assert 25 <= 100 * statuses["active"] / patients <= 50
+    assert 15 <= 100 * statuses["active"] / patients <= 50  # long silences are inactive
     first = min(a["starts_at"] for a in three_years["appointments"])
     assert AS_OF - first > timedelta(days=3 * 365 - 10)
 

@@ -86,11 +86,11 @@ def test_quickstart_command_serves_the_demo(tmp_path: Path) -> None:
         )
         assert status == 200
         assert metrics["risk_summary"] == {
-            "critical_risk": 337,
-            "high_risk": 39,
-            "medium_risk": 49,
-            "low_risk": 24,
-            "engaged": 246,
+            "critical_risk": 86,
+            "high_risk": 27,
+            "medium_risk": 40,
+            "low_risk": 25,
+            "engaged": 242,
         }
     finally:
         proc.terminate()

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,9 @@ def _nodelay_of_accepted(listener: socket.socket) -> int:
             writer.close()
             server.close()
 
-    return asyncio.run(main())
+    # A thread of its own: the session's Playwright (sync API) may hold this thread's loop.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_the_shared_listener_gives_its_connections_tcp_nodelay() -> None:

@@ -103,6 +103,10 @@ MATRIX.update(
             Call(lambda role: "/overview", api="reengagement"),
             statuses(200, "admin", "staff", "viewer"),
         ),
+        ("GET", f"{ANALYTICS}/kpis"): (
+            Call(lambda role: "/kpis", api="reengagement"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
         ("GET", f"{ANALYTICS}/performance"): (
             Call(lambda role: "/performance", api="reengagement"),
             statuses(200, "admin", "staff", "viewer"),

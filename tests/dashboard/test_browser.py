@@ -17,10 +17,17 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from reengage import clock
 from tests.browser import watched_page
 from tests.factories import OVERVIEW_NOW as NOW
-from tests.factories import OrgFixture, _clinic, appointment, followup, outbound, patient
+from tests.factories import (
+    OrgFixture,
+    _clinic,
+    appointment,
+    followup,
+    load_kpi_clinic,
+    outbound,
+    patient,
+)
 from tests.helpers import SUMMARY_KEYS
 from tests.live_server import live_server
-from tests.outreach.test_kpis_api import _load as load_kpi_clinic
 
 
 @pytest.fixture

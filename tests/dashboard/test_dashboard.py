@@ -26,9 +26,8 @@ from reengage.domain import risk
 from reengage.domain.settings import OrgSettings, TierThresholds
 from reengage.models import AuditEntry, Communication, DashboardSession, Followup
 from tests.factories import OVERVIEW_NOW as NOW
-from tests.factories import OrgFixture, _clinic, _visit, patient
+from tests.factories import OrgFixture, _clinic, _visit, load_kpi_clinic, patient
 from tests.helpers import CONDITION, EMAIL, NAME, PHONE, SUMMARY_KEYS, assert_no_phi, logged_text
-from tests.outreach.test_kpis_api import _load as load_kpi_clinic
 
 
 @pytest.fixture

@@ -18,6 +18,18 @@ DEFAULTS = {
     "booked_patients_are_engaged": True,
     "attribution_window_days": 14,
     "benchmarks": {"industry_avg_contact_rate": 55.0, "industry_avg_conversion": 68.0},
+    "weekly_contact_target": 25,
+    "kpis": {
+        "period_days": 90,
+        "baseline_start": None,
+        "baseline_end": None,
+        "targets": {
+            "time_to_first_outreach_reduction_pct": 50.0,
+            "contact_conversion_rate": 70.0,
+            "critical_share": 5.0,
+            "outreach_bookings_increase_pct": 25.0,
+        },
+    },
 }
 
 

@@ -31,74 +31,9 @@ from reengage.db.engine import make_sessionmaker
 from reengage.outreach import kpis as kpi_service
 from reengage.risk import service
 from tests.factories import OVERVIEW_AS_OF as AS_OF
-from tests.factories import OrgFixture, _visit, appointment, load_clinic, outbound, patient
+from tests.factories import OrgFixture, load_clinic, load_kpi_clinic
 from tests.helpers import problems
-from tests.outreach.test_overview_properties import drifting_clinics
-from tests.strategies import BASE, ZONES
-
-
-def _clinic() -> dict[str, list[dict[str, Any]]]:
-    registered = {"registered_at": "2026-01-05T09:00:00+00:00"}
-    return {
-        "patients": [patient(f"P{i}", **registered) for i in range(1, 7)],
-        "appointments": [
-            _visit("v1", "P1", "2026-05-01"),
-            _visit("v2", "P2", "2026-05-10"),
-            appointment(
-                "b2",
-                "P2",
-                starts_at="2026-07-10T10:00:00+00:00",
-                booked_at="2026-06-03T10:05:00+00:00",
-                status="scheduled",
-            ),
-            _visit("v3", "P3", "2026-06-01"),
-            _visit("v4", "P4", "2026-04-01"),
-            appointment(
-                "b4",
-                "P4",
-                starts_at="2026-05-12T10:00:00+00:00",
-                booked_at="2026-05-05T11:00:00+00:00",
-                status="completed",
-            ),
-            _visit("v5", "P5", "2026-06-28"),
-            _visit("v6", "P6", "2026-06-25"),
-        ],
-        "communications": [
-            outbound("c1", "P1", "sms", "2026-05-25T09:00:00+00:00"),
-            outbound(
-                "c2",
-                "P2",
-                "phone",
-                "2026-06-03T10:00:00+00:00",
-                connected_at="2026-06-03T10:00:20+00:00",
-            ),
-            outbound(
-                "c3",
-                "P3",
-                "sms",
-                "2026-06-17T09:00:00+00:00",
-                delivered_at="2026-06-17T09:00:05+00:00",
-                responded_at="2026-06-17T15:00:00+00:00",
-            ),
-            outbound(
-                "c4",
-                "P4",
-                "sms",
-                "2026-05-05T09:00:00+00:00",
-                delivered_at="2026-05-05T09:00:05+00:00",
-                responded_at="2026-05-05T10:30:00+00:00",
-            ),
-        ],
-    }
-
-
-def _load(client: TestClient, org: OrgFixture, **kpis: Any) -> None:
-    r = client.patch(
-        org.url("/settings"), json={"kpis": {"period_days": 30} | kpis}, headers=org.headers()
-    )
-    assert r.status_code == 200, r.text
-    r = client.post(org.url("/batch"), json=_clinic(), headers=org.headers())
-    assert r.status_code == 200, r.text
+from tests.strategies import BASE, ZONES, drifting_clinics
 
 
 def _kpis(client: TestClient, org: OrgFixture, role: str = "viewer") -> dict[str, Any]:
@@ -113,7 +48,7 @@ def _kpis(client: TestClient, org: OrgFixture, role: str = "viewer") -> dict[str
 
 
 def test_the_four_metrics_on_a_hand_worked_clinic(client: TestClient, org: OrgFixture) -> None:
-    _load(client, org)
+    load_kpi_clinic(client, org)
     assert _kpis(client, org) == {
         "organization_id": org.id,
         "last_updated": "2026-06-30T12:00:00Z",
@@ -172,7 +107,7 @@ def test_the_four_metrics_on_a_hand_worked_clinic(client: TestClient, org: OrgFi
 def test_a_baseline_the_org_sets_is_compared_per_day(client: TestClient, org: OrgFixture) -> None:
     # 04-01..05-31, 61 days: the same two waits and one booking, so 1 in 30 days against
     # 1 in 61: (61/30 - 1) = +103.3%.
-    _load(client, org, baseline_start="2026-04-01", baseline_end="2026-05-31")
+    load_kpi_clinic(client, org, baseline_start="2026-04-01", baseline_end="2026-05-31")
     body = _kpis(client, org)
     assert body["baseline"] == {
         "start": "2026-04-01",
@@ -195,7 +130,7 @@ def test_a_baseline_the_org_sets_is_compared_per_day(client: TestClient, org: Or
 
 
 def test_a_baseline_not_yet_over_is_not_compared(client: TestClient, org: OrgFixture) -> None:
-    _load(client, org, baseline_start="2026-06-01", baseline_end="2026-07-31")
+    load_kpi_clinic(client, org, baseline_start="2026-06-01", baseline_end="2026-07-31")
     body = _kpis(client, org, role="staff")
     assert body["baseline"] is None
     for name in ("staff_efficiency", "revenue_impact"):

@@ -251,6 +251,7 @@ def expected_entry(pid: str, **fields: Any) -> dict[str, Any]:
         "reengagement_history": [],
         "referral_source": record["referral_source"],
         "last_treatment_outcome": record["last_treatment_outcome"],
+        "contacted_this_week": None,  # only the week's target list says
     }
     return defaults | fields
 
@@ -667,6 +668,7 @@ def test_tier_thresholds_and_booked_setting_move_patients(
         "previous_response_rate": None,
         "best_contact_time": None,
         "reengagement_history": [],
+        "contacted_this_week": None,
     }
     assert summary["total"] == 3
     # p11 is low now but its overdue follow-up outranks routine monitoring.
@@ -1088,7 +1090,7 @@ def test_recommended_channel_respects_opt_outs_and_reachability(
 
 # --- parameters, roles and the audit log --------------------------------------------------------
 
-LIST_PARAMS = "as_of, risk_level, action_required, sort_by, limit, offset"
+LIST_PARAMS = "as_of, risk_level, action_required, action_priority, target, sort_by, limit, offset"
 
 
 @pytest.mark.parametrize(
@@ -1098,7 +1100,7 @@ LIST_PARAMS = "as_of, risk_level, action_required, sort_by, limit, offset"
             LIST,
             {"risk_level": "severe"},
             "risk_level",
-            ["'critical'", "'high'", "'medium'", "'low'", "'engaged'", "'all'"],
+            ["'critical'", "'high'", "'medium'", "'low'", "'engaged'", "'at_risk'", "'all'"],
         ),
         (
             LIST,

@@ -45,16 +45,8 @@ ACTION_LABELS = {
     "book_next_appointment": "Book next appointment",
     "none": "None",
 }
-# The channel each action names, where it names one (the contract's "natural channel").
-# When the patient cannot be reached there, the action is said on the channel they can be.
-ACTION_CHANNELS = {
-    "immediate_phone_call": "phone",
-    "reschedule_missed_appointment": "phone",
-    "complete_overdue_followup": "phone",
-    "sms_with_followup_call": "sms",
-    "automated_checkin": "sms",
-    "book_next_appointment": "sms",
-}
+# An action names its natural channel (``risk.NATURAL_CHANNEL``); when the patient cannot be
+# reached there, the action is said on the channel they can be.
 CHANNEL_NOUNS = {"sms": "SMS", "email": "email", "phone": "phone call"}
 ON_ANOTHER_CHANNEL = {
     "immediate_phone_call": "Immediate {noun} (a call is not possible)",
@@ -561,11 +553,11 @@ def action_text(action: str, channel: str | None) -> str:
     """The recommended action as staff read it, on the recommended channel: never "phone
     call" for a patient who is to be sent an SMS (opted out of calls, or no number)."""
     label = ACTION_LABELS.get(action, action)
-    if action in ("routine_monitoring", "none"):
+    if action in risk.NO_CHANNEL_ACTIONS:
         return label
     if channel is None:
         return UNREACHABLE.format(label=label)
-    if ACTION_CHANNELS.get(action) == channel:
+    if risk.NATURAL_CHANNEL.get(action) == channel:
         return label
     noun = CHANNEL_NOUNS[channel]
     return ON_ANOTHER_CHANNEL[action].format(noun=noun, Noun=noun[0].upper() + noun[1:])
