@@ -123,12 +123,12 @@ def kpis_of(session: Session, where: Scope) -> Kpis:
     every = _histories(session, where)
     settings = where.settings
 
+    every_wait = [
+        w for h in every for w in kpi_rules.first_outreach_waits(h, where.as_of, settings)
+    ]
+
     def waits(period: kpi_rules.Period) -> list[int]:
-        return sorted(
-            n
-            for h in every
-            for n in kpi_rules.first_outreach_waits(h, where.as_of, settings, period)
-        )
+        return sorted(kpi_rules.in_period(every_wait, period))
 
     def funnels(period: kpi_rules.Period) -> OutreachCounts:
         ends_before = (where.today - period.last_day).days

@@ -70,20 +70,25 @@ def baseline_period(as_of: datetime, settings: OrgSettings) -> Period | None:
 
 
 def first_outreach_waits(
-    history: PatientHistory, as_of: datetime, settings: OrgSettings, period: Period
-) -> list[int]:
-    """For each of the patient's at-risk spells whose first outreach attempt was sent in
-    ``period``: the days from the spell's first day to that attempt's date."""
+    history: PatientHistory, as_of: datetime, settings: OrgSettings
+) -> list[tuple[date, int]]:
+    """For each of the patient's at-risk spells with an outreach attempt: the date of its
+    first, and the days from the spell's first day to it (``in_period`` picks a period's)."""
     zone = settings.zone()
     today = local_date(as_of, zone)
     sent_days = sorted(local_date(a.sent_at, zone) for a in history.attempts(as_of))
-    out: list[int] = []
+    out: list[tuple[date, int]] = []
     for spell in at_risk_spells(history, as_of, settings):
         last = spell.end_day or today
         first_sent = next((d for d in sent_days if spell.first_day <= d <= last), None)
-        if first_sent is not None and period.holds(first_sent):
-            out.append((first_sent - spell.first_day).days)
+        if first_sent is not None:
+            out.append((first_sent, (first_sent - spell.first_day).days))
     return out
+
+
+def in_period(waits: Iterable[tuple[date, int]], period: Period) -> list[int]:
+    """The waits of the spells whose first attempt was sent in ``period``."""
+    return [days for sent, days in waits if period.holds(sent)]
 
 
 def outreach_bookings(

@@ -23,13 +23,15 @@ from reengage.risk import service as risk_service
 def kpis(session: Session, where: Scope) -> Kpis:
     fresh = Freshness(session, where)
     derived, rest = rollups.counts_for(fresh)
-    unsettled = fresh.histories("days")
+    unsettled = [
+        wait
+        for history in fresh.histories("days")
+        for wait in rules.first_outreach_waits(history, where.as_of, where.settings)
+    ]
 
     def waits(period: rules.Period) -> list[int]:
         found = row_counts.first_outreach_waits(fresh, period.first_day, period.last_day)
-        for history in unsettled:
-            found += rules.first_outreach_waits(history, where.as_of, where.settings, period)
-        return found
+        return sorted(found + rules.in_period(unsettled, period))
 
     def funnels(period: rules.Period) -> OutreachCounts:
         counts = derived.funnels(period.first_day, period.last_day)

@@ -264,7 +264,7 @@ def overview(session: Session, where: Scope) -> Overview:
         fast = overview_rules.Reengagement(*row_counts.reengagement(fresh, first, last))
         return fast + reengagement_of(fresh.histories("days"), at)
 
-    target = week_target.shown(week_target.find(session, where)[0])
+    target = week_target.shown(week_target.find(session, where).target)
     return shape_overview(where, risk_service.tally(current), count, target)
 
 

@@ -125,7 +125,18 @@ def risk_metrics(session: Session, where: Scope) -> RiskMetrics:
     )
 
 
-def prioritized(
+@dataclass(frozen=True)
+class ListedPage:
+    """The list's counts and one page's standings, and where each came from: what
+    ``prioritized`` shows, and what a caller that needs only the order reads."""
+
+    fresh: Freshness
+    counts: Tally
+    page: list[Standing]
+    late: _Late | None  # the stored standings' path: the late patients, from histories
+
+
+def listed_page(
     session: Session,
     where: Scope,
     risk_level: str,
@@ -134,11 +145,10 @@ def prioritized(
     limit: int,
     offset: int,
     action_priority: int | None = None,
-) -> PrioritizedList:
+) -> ListedPage:
     """The stored standings' page when they answer (the usual case: as_of now), with the
     few patients late at as_of merged in from their histories; else the risk statement's
-    over the settled patients, with the unsettled ones merged in. The page's entries from
-    the derived rows where they answer for the patient, else from the patient's history."""
+    over the settled patients, with the unsettled ones merged in."""
     fresh = Freshness(session, where)
     level = None if risk_level == "all" else risk_level
     filters = (level, action_required, sort_by)
@@ -158,13 +168,45 @@ def prioritized(
             return _from_statement(fresh, *wanted)
         (counts, page), _ = again
     counts, page = _merged(counts, page, extra, sort_by, limit, offset)
-    from_rows = [s for s in page if s.patient_id not in late.loaded]
-    shown = {e.id: e for e in _kept_entries(session, where, from_rows)}
-    for s in page:
-        if s.patient_id in late.loaded:
-            shown[s.patient_id] = entry(*late.loaded[s.patient_id], where)
-    entries = [shown[s.patient_id] for s in page]
-    return shape_list(where, counts, entries, limit, offset, lambda n: _prediction(fresh, n))
+    return ListedPage(fresh, counts, page, late)
+
+
+def prioritized(
+    session: Session,
+    where: Scope,
+    risk_level: str,
+    action_required: str | None,
+    sort_by: str,
+    limit: int,
+    offset: int,
+    action_priority: int | None = None,
+) -> PrioritizedList:
+    """The list (``listed_page``), the page's entries from the derived rows where they
+    answer for the patient, else from the patient's history."""
+    found = listed_page(
+        session, where, risk_level, action_required, sort_by, limit, offset, action_priority
+    )
+    entries = page_entries(found)
+    return shape_list(
+        where, found.counts, entries, limit, offset, lambda n: _prediction(found.fresh, n)
+    )
+
+
+def page_entries(found: ListedPage) -> list[PrioritizedPatient]:
+    """The page's patients in full, in its order: from the derived rows where they answer
+    for the patient, else from the patient's history."""
+    fresh, page, late = found.fresh, found.page, found.late
+    session, where = fresh.session, fresh.scope
+    if late is not None:
+        from_rows = [s for s in page if s.patient_id not in late.loaded]
+        shown = {e.id: e for e in _kept_entries(session, where, from_rows)}
+        for s in page:
+            if s.patient_id in late.loaded:
+                shown[s.patient_id] = entry(*late.loaded[s.patient_id], where)
+        return [shown[s.patient_id] for s in page]
+    if fresh.complete:
+        return _kept_entries(session, where, page)
+    return entries_of(session, where, [s.patient_id for s in page])
 
 
 def _from_statement(
@@ -175,10 +217,9 @@ def _from_statement(
     limit: int,
     offset: int,
     action_priority: int | None,
-) -> PrioritizedList:
+) -> ListedPage:
     """The list from the risk statement over the settled patients, the unsettled ones
     from their histories: where the stored standings do not answer."""
-    session, where = fresh.session, fresh.scope
     level = None if risk_level == "all" else risk_level
     extra = listed(
         _unsettled_standings(fresh), risk_level, action_required, sort_by, action_priority
@@ -189,11 +230,7 @@ def _from_statement(
         fresh, level, action_required, sort_by, size, first, action_priority
     )
     counts, page = _merged(counts, page, extra, sort_by, limit, offset)
-    if fresh.complete:
-        entries = _kept_entries(session, where, page)
-    else:
-        entries = entries_of(session, where, [s.patient_id for s in page])
-    return shape_list(where, counts, entries, limit, offset, lambda n: _prediction(fresh, n))
+    return ListedPage(fresh, counts, page, None)
 
 
 def _merged(

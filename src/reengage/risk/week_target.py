@@ -8,6 +8,7 @@ the way the call list reads it. Services never commit and never see HTTP.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
@@ -16,11 +17,14 @@ from sqlalchemy.orm import Session
 from reengage.derived import histories
 from reengage.domain import risk
 from reengage.domain import week_target as rules
+from reengage.domain.history import PatientHistory
 from reengage.domain.outreach import round_one_decimal
 from reengage.domain.scope import Scope
 from reengage.domain.standing import AT_RISK_LEVEL, level_matches
+from reengage.models import Patient
 from reengage.risk import service
 from reengage.risk.schemas import ListSummary, PrioritizedList, PrioritizedPatient, WeekTarget
+from reengage.risk.service import ListedPage
 
 # A list order over entries: the call list's (``standing.SORTS``); the target's patients
 # with nothing to do now have no next action date and come last in that order.
@@ -35,40 +39,53 @@ ENTRY_SORTS = {
 }
 
 
-def find(session: Session, where: Scope) -> tuple[rules.WeekTarget, list[PrioritizedPatient]]:
-    """The week's target, and its patients' entries in the target's order."""
+@dataclass(frozen=True)
+class Found:
+    target: rules.WeekTarget
+    contacted: dict[str, tuple[Patient, PatientHistory]]  # the week's contacted, loaded
+    head: ListedPage | None  # the call list's first at-risk patients, when any are needed
+
+
+def find(session: Session, where: Scope) -> Found:
+    """The week's target, from the histories of the week's attempted patients and the
+    order of the call list's at-risk patients (their standings only: no entries)."""
     settings = where.settings
     since = rules.week_start(where.as_of, settings)
     ids = histories.patients_with_attempts_between(session, where.org_id, since, where.as_of)
     loaded = {p.id: (p, h) for p, h in histories.load_histories(session, where.org_id, ids)}
     contacted = rules.contacted_order([h for _, h in loaded.values()], where.as_of, settings)
-    contacted_entries = [service.entry(*loaded[pid], where) for pid in contacted]
     size = settings.weekly_contact_target
     room = max(size - len(contacted), 0)
+    head = None
     if room:
-        head = service.prioritized(
+        head = service.listed_page(
             session, where, AT_RISK_LEVEL, None, "risk_score", room + len(contacted), 0
         )
-        at_risk_now = head.summary.total_at_risk
-        waiting_entries = {e.id: e for e in head.patients}
+        tiers = head.counts.tiers
     else:
         tiers = service.population_tally(session, where).tiers
-        at_risk_now = sum(tiers[t] for t in risk.AT_RISK_TIERS)
-        waiting_entries = {}
     target = rules.choose(
         size,
         rules.week_first_day(where.as_of, settings),
         contacted,
-        list(waiting_entries),
-        at_risk_now,
-        sum(1 for e in contacted_entries if risk.is_at_risk(e.risk_level)),
+        [s.patient_id for s in head.page] if head is not None else [],
+        sum(tiers[t] for t in risk.AT_RISK_TIERS),
+        sum(
+            1
+            for pid in contacted
+            if risk.is_at_risk(risk.tier_at(loaded[pid][1], where.as_of, settings))
+        ),
     )
-    entries = [e.model_copy(update={"contacted_this_week": True}) for e in contacted_entries]
-    entries += [
-        waiting_entries[pid].model_copy(update={"contacted_this_week": False})
-        for pid in target.waiting
+    return Found(target, {pid: loaded[pid] for pid in contacted}, head)
+
+
+def entries(found: Found, where: Scope) -> list[PrioritizedPatient]:
+    """The target's patients in full, in the target's order, each marked contacted or not."""
+    done = [service.entry(*found.contacted[pid], where) for pid in found.target.contacted]
+    head = {e.id: e for e in service.page_entries(found.head)} if found.head else {}
+    return [e.model_copy(update={"contacted_this_week": True}) for e in done] + [
+        head[pid].model_copy(update={"contacted_this_week": False}) for pid in found.target.waiting
     ]
-    return target, entries
 
 
 def shown(target: rules.WeekTarget) -> WeekTarget:
@@ -94,11 +111,11 @@ def listed(
 ) -> PrioritizedList:
     """The call list of this week's target: its patients (whatever they need now: a
     contacted patient stays), with the list's other filters, order and paging."""
-    target, entries = find(session, where)
+    found = find(session, where)
     kept = sorted(
         (
             e
-            for e in entries
+            for e in entries(found, where)
             if level_matches(risk_level, e.risk_level)
             and (action_required is None or action_required in e.action_required)
             and (action_priority is None or e.action_priority == action_priority)
@@ -127,5 +144,5 @@ def listed(
         summary=summary,
         limit=limit,
         offset=offset,
-        week_target=shown(target),
+        week_target=shown(found.target),
     )
