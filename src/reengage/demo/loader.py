@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.orm import Session
 
-from reengage.db import bulk
+from reengage.db import bulk, statistics
 from reengage.demo.generator import DEFAULT_OPTIONS, Options, PatientHistory, Row, generate
 from reengage.derived import upkeep
 from reengage.derived.histories import HISTORY_COLUMNS, PATIENT_COLUMNS, PackedHistory, pack
@@ -28,7 +28,6 @@ Progress = Callable[[str, int, int], None]
 
 # Patients per flush: about 13,000 rows, enough to amortise each statement, small in memory.
 CHUNK_PATIENTS = 1000
-DERIVED_TABLES = ("patient_state", "attempt_outcomes", "risk_spans", "daily_rollups")
 # Patients first: the other tables' foreign keys name them.
 TABLES: tuple[Table, ...] = tuple(
     model.__table__  # type: ignore[misc]
@@ -107,12 +106,11 @@ def load_demo(
                     build.add([_packed(h) for h in chunk])
                     chunk.clear()
         session.flush()
-        if conn.dialect.name == "postgresql":
-            # Planner statistics for tables that just grew from nothing (cheap: sampled).
-            # Without them the planner takes the derived tables for tiny and scans an org's
-            # whole index instead of looking patients up by key.
-            for name in (*(table.name for table in TABLES), *DERIVED_TABLES):
-                conn.exec_driver_sql(f"ANALYZE {name}")
+        # Planner statistics for tables that just grew (cheap: sampled). Without them the
+        # planner takes the derived tables for tiny and scans an org's whole index instead of
+        # looking patients up by key.
+        grown = counts | dict.fromkeys(upkeep.DERIVED_TABLES, counts["patients"])
+        statistics.keep_fresh(session, grown)
     return DemoSummary(
         patients=counts["patients"],
         appointments=counts["appointments"],

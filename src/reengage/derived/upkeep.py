@@ -27,6 +27,8 @@ from reengage.domain.settings import OrgSettings
 from reengage.metrics import observe_derived
 
 REBUILD_CHUNK = 2000
+# The tables the derived state lives in (per patient, and the org's roll-ups and standings).
+DERIVED_TABLES = ("patient_state", "attempt_outcomes", "risk_spans", "daily_rollups", "standings")
 
 
 def refresh(

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from reengage import clock
+from reengage.db import statistics
 from reengage.db.locks import lock_org_writes
 from reengage.derived import upkeep
 from reengage.domain.records import communication_problems
@@ -133,9 +134,19 @@ def upsert_records(
         items = [s.record for s in records.get(kind.name, ()) if s.record is not None]
         result.counts[kind.name] = _write(session, org_id, kind, items, now, result)
     session.flush()
+    # The derived refresh looks the new rows up by id: plans for the tables as they are now.
+    written = {
+        kind.model.__tablename__: result.counts[kind.name].created
+        + result.counts[kind.name].updated
+        for kind in KINDS
+    }
+    statistics.keep_fresh(session, written | dict.fromkeys(upkeep.DERIVED_TABLES, 0))
     upkeep.refresh(
         session, org_id, orgs_service.get_settings(session, org_id), result.touched_patient_ids
     )
+    # About a row per touched patient in each derived table: the next request's plans.
+    touched = len(result.touched_patient_ids)
+    statistics.keep_fresh(session, dict.fromkeys(upkeep.DERIVED_TABLES, touched))
     return result
 
 
