@@ -1,4 +1,4 @@
-"""The ``reengage`` command: serve, db, orgs, keys, demo, quickstart.
+"""The ``reengage`` command: serve, db, orgs, keys, state, import, quickstart.
 
 Commands that create a key print it as the last line of their output, alone, so scripts can
 take it with ``tail -n 1``.
@@ -6,6 +6,7 @@ take it with ``tail -n 1``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -33,6 +34,11 @@ state_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(state_app, name="state")
+import_app = typer.Typer(
+    help="Bring a clinic's history in: CSV exports (with a mapping profile) and FHIR R4.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
 
 
 def _fail(message: str) -> NoReturn:
@@ -189,6 +195,94 @@ def state_today(
                 if stored
                 else f"{one}: not stored (records dated after now, or run 'reengage state rebuild')"
             )
+
+
+def _import(
+    format_: str,
+    org_id: str,
+    path: Path,
+    dry_run: bool,
+    keep_valid: bool,
+    profile: str | None = None,
+    phone_region: str | None = None,
+) -> None:
+    from reengage.imports import progress, service, sources
+    from reengage.imports.profiles import ProfileError
+
+    with _sessions()() as session:
+        try:
+            source = sources.open_source(
+                session, org_id, format_, path, profile=profile, phone_region=phone_region
+            )
+        except LookupError:
+            _fail(f"no org '{org_id}'")
+        except (ProfileError, ValueError) as exc:
+            _fail(str(exc))
+        with progress.bar(source.name) as step:
+            report = service.run(
+                session, org_id, source, dry_run=dry_run, keep_valid=keep_valid, progress=step
+            )
+        if report.kept:
+            session.commit()
+        else:
+            session.rollback()
+    for line in progress.summary_lines(report):
+        typer.echo(line)
+    if report.problem_count and not report.kept:
+        raise typer.Exit(code=1)
+
+
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Check everything and report; write nothing")
+]
+KeepValid = Annotated[
+    bool,
+    typer.Option(
+        "--keep-valid",
+        help="Write the records that pass and report the refused (default: a refused record "
+        "keeps nothing)",
+    ),
+]
+
+
+@import_app.command("csv")
+def import_csv(
+    org_id: str,
+    file: Annotated[Path, typer.Argument(help="The CSV export")],
+    profile: Annotated[
+        str, typer.Option(help="A built-in profile (see 'reengage import profiles') or a file")
+    ],
+    dry_run: DryRun = False,
+    keep_valid: KeepValid = False,
+) -> None:
+    """Import a CSV export read through a mapping profile."""
+    _import("csv", org_id, file, dry_run, keep_valid, profile=profile)
+
+
+@import_app.command("fhir")
+def import_fhir(
+    org_id: str,
+    path: Annotated[
+        Path, typer.Argument(help="A Bundle or resource (.json), NDJSON file(s), or a folder")
+    ],
+    phone_region: Annotated[
+        str | None, typer.Option(help="Region for phone numbers written without +, e.g. AU")
+    ] = None,
+    dry_run: DryRun = False,
+    keep_valid: KeepValid = False,
+) -> None:
+    """Import FHIR R4: a Bundle, one resource, or a Bulk Data export (NDJSON)."""
+    _import("fhir", org_id, path, dry_run, keep_valid, phone_region=phone_region)
+
+
+@import_app.command("profiles")
+def import_profiles() -> None:
+    """List the built-in CSV mapping profiles."""
+    from reengage.imports import profiles
+
+    for name in profiles.builtin_names():
+        profile = profiles.load(name, "UTC")
+        typer.echo(f"{name}\t{', '.join(profile.kind_names)}\t{profile.title}")
 
 
 @app.command()

@@ -6,7 +6,7 @@ Services never commit; the endpoint (or importer) that called them does, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,29 +125,56 @@ def upsert_records(
 
     The org's write lock comes first: what is checked against is what is written over."""
     lock_org_writes(session, org_id)
-    found = [*problems, *_problems(session, org_id, records, loc_prefix)]
+    found = [*problems, *check_records(session, org_id, records, loc_prefix)]
     if found:
         raise RecordValidationError(sorted(found, key=_record_order))
+    planned = plan_writes(session, org_id, records)
+    apply_writes(session, planned)
+    refresh_derived(session, org_id, planned.result.touched_patient_ids)
+    return planned.result
+
+
+@dataclass
+class Planned:
+    """What writing some checked records would do: the rows to insert and to update per kind,
+    and the counts and touched patients they come to."""
+
+    result: UpsertResult
+    inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def plan_writes(session: Session, org_id: str, records: Mapping[str, Sequence[Sent]]) -> Planned:
+    """Compare checked records with the stored ones: nothing is written yet (a dry run of an
+    import stops here)."""
     now = clock.now()
-    result = UpsertResult(counts={})
+    planned = Planned(UpsertResult(counts={}))
     for kind in KINDS:
         items = [s.record for s in records.get(kind.name, ()) if s.record is not None]
-        result.counts[kind.name] = _write(session, org_id, kind, items, now, result)
+        planned.result.counts[kind.name] = _plan(session, org_id, kind, items, now, planned)
+    return planned
+
+
+def apply_writes(session: Session, planned: Planned) -> None:
+    """Write what ``plan_writes`` found, patients first, and tell PostgreSQL's planner how
+    much the tables grew (the derived refresh that follows looks the new rows up by id)."""
+    for kind in KINDS:
+        repository.insert_rows(session, kind.model, planned.inserts.get(kind.name, []))
+        repository.update_rows(session, kind.model, planned.updates.get(kind.name, []))
     session.flush()
-    # The derived refresh looks the new rows up by id: plans for the tables as they are now.
+    counts = planned.result.counts
     written = {
-        kind.model.__tablename__: result.counts[kind.name].created
-        + result.counts[kind.name].updated
+        kind.model.__tablename__: counts[kind.name].created + counts[kind.name].updated
         for kind in KINDS
     }
     statistics.keep_fresh(session, written | dict.fromkeys(upkeep.DERIVED_TABLES, 0))
-    upkeep.refresh(
-        session, org_id, orgs_service.get_settings(session, org_id), result.touched_patient_ids
-    )
+
+
+def refresh_derived(session: Session, org_id: str, patient_ids: set[str]) -> None:
+    """Bring the derived rows of these patients up to date with what was written."""
+    upkeep.refresh(session, org_id, orgs_service.get_settings(session, org_id), patient_ids)
     # About a row per touched patient in each derived table: the next request's plans.
-    touched = len(result.touched_patient_ids)
-    statistics.keep_fresh(session, dict.fromkeys(upkeep.DERIVED_TABLES, touched))
-    return result
+    statistics.keep_fresh(session, dict.fromkeys(upkeep.DERIVED_TABLES, len(patient_ids)))
 
 
 def _record_order(problem: Problem) -> tuple[int, int]:
@@ -158,14 +185,16 @@ def _record_order(problem: Problem) -> tuple[int, int]:
     return -1, 0
 
 
-def _problems(
+def check_records(
     session: Session,
     org_id: str,
     records: Mapping[str, Sequence[Sent]],
     loc_prefix: Any,
+    known_patient_ids: Set[str] = frozenset(),
 ) -> list[Problem]:
     """The rules that need the rest of the batch or the org's data, for the records that
-    passed their own checks."""
+    passed their own checks. ``known_patient_ids``: patients an import has already read (and
+    checked) in earlier parts of its file, which count as sent."""
     problems: list[Problem] = []
 
     def add(kind: str, index: int, field_: str, reason: str, type_: str) -> None:
@@ -195,7 +224,7 @@ def _problems(
         for s in records.get(kind.name, ())
         if s.record is not None
     }
-    unknown = referenced - batch_patients
+    unknown = referenced - batch_patients - known_patient_ids
     if unknown:
         unknown -= repository.existing_patient_ids(session, org_id, sorted(unknown))
     for kind in KINDS:
@@ -228,13 +257,13 @@ def _problems(
     return problems
 
 
-def _write(
+def _plan(
     session: Session,
     org_id: str,
     kind: RecordKind,
     items: Sequence[Record],
     now: datetime,
-    result: UpsertResult,
+    planned: Planned,
 ) -> KindCounts:
     counts = KindCounts()
     if not items:
@@ -243,8 +272,9 @@ def _write(
     stored = repository.existing_rows(
         session, kind.model, org_id, [str(r.id) for r in items], fields
     )
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    inserts = planned.inserts.setdefault(kind.name, [])
+    updates = planned.updates.setdefault(kind.name, [])
+    touched = planned.result.touched_patient_ids
     for record in items:
         values = record.model_dump()
         old = stored.get(values["id"])
@@ -255,14 +285,17 @@ def _write(
             updates.append({**values, "org_id": org_id, "updated_at": now})
             counts.updated += 1
             if old.get("patient_id") is not None:
-                result.touched_patient_ids.add(old["patient_id"])
+                touched.add(old["patient_id"])
         else:
             counts.unchanged += 1
             continue
-        result.touched_patient_ids.add(values.get("patient_id") or values["id"])
-    repository.insert_rows(session, kind.model, inserts)
-    repository.update_rows(session, kind.model, updates)
+        touched.add(values.get("patient_id") or values["id"])
     return counts
+
+
+def stored_ids(session: Session, org_id: str, kind: RecordKind, ids: Sequence[str]) -> set[str]:
+    """Those of ``ids`` the org has records of this kind for."""
+    return set(repository.existing_rows(session, kind.model, org_id, ids, ("id",)))
 
 
 def get_record(session: Session, org_id: str, kind: RecordKind, record_id: str) -> Any:
