@@ -24,6 +24,7 @@ from reengage.dashboard import endpoints as dashboard
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.errors import UnexpectedErrorMiddleware, install_error_handlers
+from reengage.imports.endpoints import router as imports_router
 from reengage.limits import AdmissionMiddleware, BodyLimitMiddleware
 from reengage.logs import configure as configure_logging
 from reengage.orgs.endpoints import router as orgs_router
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings.key_failures_per_client, settings.key_failures_per_org
     )
     install_error_handlers(app)
-    for router in (records_router, orgs_router, risk_router, outreach_router):
+    for router in (records_router, orgs_router, risk_router, outreach_router, imports_router):
         app.include_router(router, dependencies=[Depends(bearer)])
     app.include_router(dashboard.router)
     app.include_router(health.router)
@@ -68,7 +69,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         name="dashboard-static",
     )
     # Added last runs first: authentication, then the body cap, then the app.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.max_import_bytes,
+    )
     app.add_middleware(
         ApiAuthMiddleware, sessions=app.state.sessions, failures=app.state.key_failures
     )

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Largest request body accepted, in bytes; a full 10,000-record batch fits comfortably.
     max_body_bytes: int = 20 * 1024 * 1024
+    # Largest file accepted by POST /api/v1/orgs/{org_id}/imports, in bytes (send it with a
+    # Content-Length: a body without one is held in memory while it is measured).
+    max_import_bytes: int = 500 * 1024 * 1024
     # Reverse proxies whose X-Forwarded-For names the client (comma list of addresses or
     # networks, e.g. "10.0.0.5,10.1.0.0/16"). Empty: the header is ignored and the client is
     # the connecting address, so nobody can write another address into the audit log.

@@ -3,16 +3,28 @@ read past it), and on the requests a process works on at once (the rest wait the
 
 from __future__ import annotations
 
+import re
+
 import anyio
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+UPLOAD_PATH = re.compile(r"/api/v1/orgs/[^/]+/imports")
+
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Whole files come to POST .../imports: their own, larger cap.
+        self.upload_max_bytes = upload_max_bytes or max_bytes
+
+    def _cap(self, scope: Scope) -> int:
+        path = str(scope.get("path", ""))
+        if scope.get("method") == "POST" and UPLOAD_PATH.fullmatch(path):
+            return self.upload_max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -20,7 +32,7 @@ class BodyLimitMiddleware:
             return
         length = Headers(scope=scope).get("content-length")
         if length is not None:
-            if not length.isdigit() or int(length) > self.max_bytes:
+            if not length.isdigit() or int(length) > self._cap(scope):
                 await self._refuse(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -34,7 +46,7 @@ class BodyLimitMiddleware:
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
-            if size > self.max_bytes:
+            if size > self._cap(scope):
                 await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):
@@ -51,8 +63,12 @@ class BodyLimitMiddleware:
                 "detail": [
                     {
                         "field": "body",
-                        "reason": f"request body is larger than {self.max_bytes:,} bytes; "
-                        "split it into smaller batches",
+                        "reason": f"request body is larger than {self._cap(scope):,} bytes; "
+                        + (
+                            "split it into smaller batches"
+                            if self._cap(scope) == self.max_bytes
+                            else "split the file, or import it with 'reengage import'"
+                        ),
                         "loc": ["body"],
                         "type": "too_large",
                     }

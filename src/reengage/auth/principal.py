@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# What each role may do. ``read_patients``: any response that names patients.
+# What each role may do. ``read_patients``: any response that names patients. ``import``:
+# whole files through ``POST .../imports`` (an integration's key, or an admin's).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"analytics", "read_patients", "write", "settings", "keys"}),
+    "admin": frozenset({"analytics", "read_patients", "write", "settings", "keys", "import"}),
     "staff": frozenset({"analytics", "read_patients", "write"}),
-    "ingest": frozenset({"write"}),
+    "ingest": frozenset({"write", "import"}),
     "viewer": frozenset({"analytics"}),
 }
 

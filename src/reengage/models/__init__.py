@@ -9,6 +9,7 @@ from reengage.models.daily_rollup import DailyRollup
 from reengage.models.dashboard_session import DashboardSession
 from reengage.models.derived_status import DerivedStatus
 from reengage.models.followup import Followup
+from reengage.models.import_job import ImportJob
 from reengage.models.org import Org
 from reengage.models.patient import Patient
 from reengage.models.patient_state import PatientState
@@ -25,6 +26,7 @@ __all__ = [
     "DashboardSession",
     "DerivedStatus",
     "Followup",
+    "ImportJob",
     "Org",
     "Patient",
     "PatientState",
