@@ -218,6 +218,7 @@ def test_a_file_not_in_the_profiles_encoding_is_refused_clearly(
         ('timezone = "Mars/Base"\n[patients]\nid = "x"', "not an IANA time zone"),
         ('phone_region = "XX"\n[patients]\nid = "x"', "not a region code"),
         ("not toml [", "is not valid TOML"),
+        ('patients = "x"', "must be a table"),
     ],
 )
 def test_a_profile_mistake_names_the_key(text: str, complaint: str) -> None:

@@ -172,13 +172,16 @@ def compile_profile(raw: Mapping[str, Any], org_timezone: str) -> Profile:
     delimiter = str(raw.get("delimiter", "auto"))
     if delimiter not in DELIMITERS:
         raise ProfileError(f"delimiter must be one of {', '.join(map(repr, DELIMITERS))}")
+    patients = raw.get("patients", {})
+    if not isinstance(patients, dict):
+        raise ProfileError("[patients] must be a table of field = column")
     context = _Context(
         zone=zone,
         formats=tuple(formats),
         region=region,
         separator=str(raw.get("list_separator", ",")),
         prefix=str(raw.get("id_prefix", "")),
-        patient_prefix=str(raw.get("patients", {}).get("id_prefix", raw.get("id_prefix", ""))),
+        patient_prefix=str(patients.get("id_prefix", raw.get("id_prefix", ""))),
     )
     kinds = [_kind(name, raw[name], context) for name in KINDS_BY_NAME if name in raw]
     if not kinds:

@@ -126,10 +126,6 @@ class Report:
     seconds: float = 0.0
     kept: bool = False
 
-    @property
-    def refused(self) -> int:
-        return sum(t.refused for t in self.summary.values())
-
     def note(self, found: Found) -> None:
         if found.refused:
             self.problem_count += 1
@@ -225,7 +221,6 @@ class _State:
     seen: dict[tuple[str, str], tuple[str, bytes]] = field(default_factory=dict)
     # Patients read in earlier parts (checked then): later parts may name them.
     known_patients: set[str] = field(default_factory=set)
-    refused_patients: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)
 
     def take(self, item: Item) -> None:
