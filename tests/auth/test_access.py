@@ -81,6 +81,15 @@ MATRIX.update(
             Call(lambda role: "/batch", lambda role: {"patients": [patient(f"batch-{role}")]}),
             statuses(200, "admin", "staff", "ingest"),
         ),
+        # A JSON body is no upload: the roles that may import get the 422 naming the file.
+        ("POST", f"{ORG}/imports"): (
+            Call(lambda role: "/imports", lambda role: {"format": "csv"}),
+            statuses(422, "admin", "ingest"),
+        ),
+        ("GET", f"{ORG}/imports/{{job_id}}"): (
+            Call(lambda role: "/imports/imp_0000000000000000"),
+            statuses(404, "admin", "ingest"),
+        ),
         ("GET", f"{ORG}/settings"): (Call(lambda role: "/settings"), statuses(200, "admin")),
         ("PATCH", f"{ORG}/settings"): (
             Call(lambda role: "/settings", lambda role: {"attribution_window_days": 21}),
