@@ -23,6 +23,7 @@ from tests.helpers import row_counts
 
 SAMPLES = Path(__file__).resolve().parents[2] / "docs" / "imports" / "samples"
 STAMPS = {"received_at", "updated_at"}
+KINDS = ("patients", "appointments", "communications", "followups")
 
 
 def run_import(
@@ -78,11 +79,11 @@ def test_each_sample_round_trips_like_the_batch_api(
     report = run_import(engine, imported, SAMPLES / f"{profile}.csv", profile)
     assert report.kept, [p.as_dict() for p in report.problems]
     assert report.problem_count == 0
-    send(client, batched, patients=sample.patients, appointments=sample.appointments)
+    sent = {kind: getattr(sample, kind) for kind in KINDS}
+    send(client, batched, **sent)
 
-    assert report.summary["patients"].created == len(sample.patients)
-    assert report.summary["appointments"].created == len(sample.appointments)
-    for kind in ("patients", "appointments"):
+    for kind in KINDS:
+        assert report.summary[kind].created == len(sent[kind])
         assert stored(client, imported, kind) == stored(client, batched, kind)
     assert len(stored(client, imported, "patients")) == len(sample.patients) + len(
         sample.prior_patients
@@ -93,8 +94,8 @@ def test_each_sample_round_trips_like_the_batch_api(
     assert again.kept
     for tally in again.summary.values():
         assert (tally.created, tally.updated, tally.refused) == (0, 0, 0)
-    assert again.summary["patients"].unchanged == len(sample.patients)
-    assert again.summary["appointments"].unchanged == len(sample.appointments)
+    for kind in KINDS:
+        assert again.summary[kind].unchanged == len(sent[kind])
 
 
 def test_a_dry_run_checks_everything_and_writes_nothing(engine: Engine) -> None:

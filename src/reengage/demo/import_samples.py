@@ -13,7 +13,7 @@ import io
 import random
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ class Sample:
     # Records the org must have before the file is imported (an appointments-only export
     # names patients a patients export brought in).
     prior_patients: list[dict[str, Any]]
+    communications: list[dict[str, Any]] = field(default_factory=list)
+    followups: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _people(rng: random.Random, count: int) -> list[dict[str, Any]]:
@@ -317,6 +319,75 @@ def reengage_appointments(rng: random.Random) -> Sample:
     return Sample("reengage-appointments", _csv(header, rows), [], appointments, prior)
 
 
+def reengage_communications(rng: random.Random) -> Sample:
+    people = _people(rng, 15)
+    prior = [_patient_record(p, f"cp{p['n']}") for p in people]
+    header = ["id", "patient_id", "channel", "direction", "sent_at", "delivered_at",
+              "opened_at", "responded_at", "connected_at", "failed_at", "failure_reason",
+              "provider_message_id"]  # fmt: skip
+    rows, communications = [], []
+    for number in range(45):
+        person = rng.choice(people)
+        sent = PAST_START + timedelta(days=rng.randrange(0, 300), minutes=rng.randrange(0, 600))
+        channel = rng.choice(["sms", "email", "phone"])
+        record: dict[str, Any] = {
+            "id": f"rc{number}",
+            "patient_id": f"cp{person['n']}",
+            "channel": channel,
+            "direction": "inbound" if rng.random() < 0.2 else "outbound",
+            "sent_at": _iso(sent),
+        }
+        if record["direction"] == "outbound":
+            later = _iso(sent + timedelta(minutes=rng.randrange(1, 240)))
+            outcome = rng.random()
+            if outcome < 0.15:
+                record["failed_at"] = later
+                record["failure_reason"] = (
+                    "number not in service" if channel != "email" else ("mailbox full")
+                )
+            elif channel == "phone":
+                if outcome < 0.6:
+                    record["connected_at"] = later
+            else:
+                record["delivered_at"] = later
+                if channel == "email" and outcome < 0.5:
+                    record["opened_at"] = later
+                if outcome < 0.35:
+                    record["responded_at"] = _iso(sent + timedelta(hours=6))
+            if channel == "sms":
+                record["provider_message_id"] = f"SM{number:032x}"
+        rows.append([str(record.get(h, "")) for h in header])
+        communications.append(record)
+    sample = Sample("reengage-communications", _csv(header, rows), [], [], prior)
+    sample.communications = communications
+    return sample
+
+
+def reengage_followups(rng: random.Random) -> Sample:
+    people = _people(rng, 15)
+    prior = [_patient_record(p, f"fp{p['n']}") for p in people]
+    header = ["id", "patient_id", "due_at", "completed_at", "reason"]
+    rows, followups = [], []
+    for number in range(25):
+        person = rng.choice(people)
+        due = PAST_START + timedelta(days=rng.randrange(0, 300), hours=rng.randrange(0, 9))
+        record: dict[str, Any] = {
+            "id": f"rf{number}",
+            "patient_id": f"fp{person['n']}",
+            "due_at": _iso(due),
+            "reason": rng.choice(
+                ["missed appointment: call to rebook", "check in after discharge"]
+            ),
+        }
+        if rng.random() < 0.6:
+            record["completed_at"] = _iso(due + timedelta(hours=rng.randrange(1, 48)))
+        rows.append([str(record.get(h, "")) for h in header])
+        followups.append(record)
+    sample = Sample("reengage-followups", _csv(header, rows), [], [], prior)
+    sample.followups = followups
+    return sample
+
+
 WRITERS: dict[str, Callable[[random.Random], Sample]] = {
     "cliniko-patients": cliniko_patients,
     "cliniko-appointments": cliniko_appointments,
@@ -324,6 +395,8 @@ WRITERS: dict[str, Callable[[random.Random], Sample]] = {
     "d4w-appointments": d4w_appointments,
     "reengage-patients": reengage_patients,
     "reengage-appointments": reengage_appointments,
+    "reengage-communications": reengage_communications,
+    "reengage-followups": reengage_followups,
 }
 
 
