@@ -200,10 +200,10 @@ def state_today(
 def _import(
     format_: str,
     org_id: str,
-    path: Path,
+    paths: list[Path],
     dry_run: bool,
     keep_valid: bool,
-    profile: str | None = None,
+    profiles: list[str] | None = None,
     phone_region: str | None = None,
 ) -> None:
     from reengage.imports import progress, service, sources
@@ -211,9 +211,12 @@ def _import(
 
     with _sessions()() as session:
         try:
-            source = sources.open_source(
-                session, org_id, format_, path, profile=profile, phone_region=phone_region
-            )
+            if format_ == "csv":
+                source = sources.open_csv_sources(session, org_id, paths, profiles or [])
+            else:
+                source = sources.open_source(
+                    session, org_id, format_, paths[0], phone_region=phone_region
+                )
         except LookupError:
             _fail(f"no org '{org_id}'")
         except (ProfileError, ValueError) as exc:
@@ -248,15 +251,20 @@ KeepValid = Annotated[
 @import_app.command("csv")
 def import_csv(
     org_id: str,
-    file: Annotated[Path, typer.Argument(help="The CSV export")],
+    files: Annotated[list[Path], typer.Argument(help="The CSV export(s), imported as one")],
     profile: Annotated[
-        str, typer.Option(help="A built-in profile (see 'reengage import profiles') or a file")
+        list[str],
+        typer.Option(
+            help="A built-in profile (see 'reengage import profiles') or a profile file; "
+            "once for all the files, or once per file in the same order"
+        ),
     ],
     dry_run: DryRun = False,
     keep_valid: KeepValid = False,
 ) -> None:
-    """Import a CSV export read through a mapping profile."""
-    _import("csv", org_id, file, dry_run, keep_valid, profile=profile)
+    """Import CSV exports read through mapping profiles: several files are one import (one
+    transaction; a later file may name patients of an earlier one)."""
+    _import("csv", org_id, files, dry_run, keep_valid, profiles=profile)
 
 
 @import_app.command("fhir")
@@ -272,7 +280,7 @@ def import_fhir(
     keep_valid: KeepValid = False,
 ) -> None:
     """Import FHIR R4: a Bundle, one resource, or a Bulk Data export (NDJSON)."""
-    _import("fhir", org_id, path, dry_run, keep_valid, phone_region=phone_region)
+    _import("fhir", org_id, [path], dry_run, keep_valid, phone_region=phone_region)
 
 
 @import_app.command("profiles")

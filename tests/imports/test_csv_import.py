@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.demo import import_samples
-from reengage.imports import profiles, service
+from reengage.imports import phones, profiles, service, sources
 from reengage.imports.csv_source import CsvSource, sniff_delimiter, unescape
 from tests.factories import OrgFixture, make_org
 from tests.helpers import row_counts
@@ -131,6 +131,59 @@ def test_one_bad_row_keeps_nothing_and_is_named(engine: Engine, tmp_path: Path) 
     assert "31/31/2025" not in reasons  # values are never echoed
 
 
+def test_a_refused_patient_whose_visits_follow_keeps_nothing_without_a_traceback(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The patient fails its own checks (no name); its visit, later in the same import,
+    names it. Nothing is written (not even the visit, which would break its foreign key), and
+    the report names the patient's row."""
+    org = make_org(engine, timezone="UTC")
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        "id,name,phone,email,status,registered_at,communication_preferences,opt_outs,"
+        "health_conditions,referral_source,last_treatment_outcome\n"
+        "p1,Ann Sample,,,active,,,,,,\np2,,,,active,,,,,,\n"
+    )
+    visits = tmp_path / "visits.csv"
+    visits.write_text(
+        "id,patient_id,starts_at,status,booked_at,type,practitioner\n"
+        "a1,p2,2025-01-02T09:00:00Z,completed,,,\n"
+    )
+    with make_sessionmaker(engine)() as session:
+        source = sources.Chained(
+            [
+                CsvSource(patients, profiles.load("reengage-patients", "UTC")),
+                CsvSource(visits, profiles.load("reengage-appointments", "UTC")),
+            ]
+        )
+        report = service.run(session, org.id, source)
+        assert not report.kept
+        session.rollback()
+    assert [(p.source, p.at, p.field) for p in report.problems] == [
+        ("patients.csv", "row 3", "name")
+    ]
+    assert report.summary["appointments"].refused == 0
+    counts = row_counts(engine, org.id)
+    assert (counts["patients"], counts["appointments"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("written", "region", "kept"),
+    [
+        ("+61471250977", None, "+61471250977"),  # a range libphonenumber's tables lack
+        ("0412 345 678", "AU", "+61412345678"),
+        ("(02) 9876 5432", "AU", "+61298765432"),
+        ("0412 345 678", None, None),  # national, and no region to read it in
+        ("123", "AU", None),
+        ("call me", "AU", None),
+    ],
+)
+def test_a_phone_is_kept_when_possible_for_its_country(
+    written: str, region: str | None, kept: str | None
+) -> None:
+    assert phones.e164(written, region) == kept
+
+
 def test_keep_valid_writes_the_rest_and_refuses_what_names_a_refused_patient(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -154,8 +207,8 @@ def test_keep_valid_writes_the_rest_and_refuses_what_names_a_refused_patient(
     assert report.summary["appointments"].created == 1
     assert report.summary["appointments"].refused == 2
     assert {(p.at, p.field) for p in report.problems} == {
-        ("row 3", "status (status)"),
-        ("row 4", "patient_id (patient_id)"),
+        ("row 3", "status"),
+        ("row 4", "patient_id"),
     }
     assert row_counts(engine, org.id)["appointments"] == 1
 
@@ -262,3 +315,44 @@ def test_the_cli_imports_with_a_summary_and_fails_on_refusal(
     finally:
         get_settings.cache_clear()
     assert row_counts(engine, org.id)["patients"] == 40
+
+
+def test_several_files_are_one_import_and_a_later_one_may_name_earlier_patients(
+    engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    org = make_org(engine, timezone=import_samples.TIMEZONE)
+    monkeypatch.setenv("REENGAGE_DATABASE_URL", database_url)
+    from reengage.config import get_settings
+
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        "id,name,phone,email,status,registered_at,communication_preferences,opt_outs,"
+        "health_conditions,referral_source,last_treatment_outcome\n"
+        "p1,Ann Sample,,,active,,,,,,\np2,Bo Example,,,active,,,,,,\n"
+    )
+    visits = tmp_path / "visits.csv"
+    header = "id,patient_id,starts_at,status,booked_at,type,practitioner\n"
+    visits.write_text(header + "a1,p1,2025-03-03 09:00:00,completed,,,\n")
+    bad_visits = tmp_path / "bad-visits.csv"
+    bad_visits.write_text(header + "a2,p2,2025-03-04 09:00:00,completed,,,\na3,p9,nope,done,,,\n")
+    profile = ["--profile", "reengage-patients", "--profile", "reengage-appointments"]
+    get_settings.cache_clear()
+    try:
+        run = CliRunner().invoke
+        mismatch = run(cli_app, ["import", "csv", org.id, str(patients), str(visits), *profile[:2],
+                                 "--profile", "reengage-patients", "--profile", "x"])  # fmt: skip
+        assert mismatch.exit_code == 1
+        assert "one per file: 2 file(s), 3 profile(s)" in mismatch.output
+        refused = run(cli_app, ["import", "csv", org.id, str(patients), str(bad_visits), *profile])
+        assert refused.exit_code == 1, refused.output
+        assert "refused: nothing written" in refused.output
+        assert "bad-visits.csv, row 3" in refused.output
+        assert row_counts(engine, org.id)["patients"] == 0  # the good first file is not kept
+        done = run(cli_app, ["import", "csv", org.id, str(patients), str(visits), *profile])
+        assert done.exit_code == 0, done.output
+        assert "patients\t2\t0\t0\t0" in done.output
+        assert "appointments\t1\t0\t0\t0" in done.output
+    finally:
+        get_settings.cache_clear()
+    counts = row_counts(engine, org.id)
+    assert (counts["patients"], counts["appointments"]) == (2, 1)

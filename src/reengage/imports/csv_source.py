@@ -138,8 +138,9 @@ class CsvSource:
 
 
 def _label(name: str, columns: tuple[str, ...]) -> str:
-    """How a problem names a field: the file's column(s), and the field they fill."""
-    if not columns:
+    """How a problem names a field: the file's column(s), and the field they fill (when
+    that is another name)."""
+    if not columns or columns == (name,):
         return name
     return f"{' + '.join(columns)} ({name})"
 

@@ -15,10 +15,10 @@ from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from reengage.imports import phones
 from reengage.imports.service import Found, Item
 
 # Patients first (the others name them), appointments before the encounters that may
@@ -338,13 +338,7 @@ class FhirSource:
         return None
 
     def _phone(self, value: str) -> str | None:
-        try:
-            number = phonenumbers.parse(value, self.region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(number):
-            return None
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return phones.e164(value, self.region)
 
 
 _PATIENT_LABELS = {"name": "name", "phone": "telecom", "email": "telecom", "status": "active"}

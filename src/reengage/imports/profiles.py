@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from reengage import clock
+from reengage.imports import phones
 from reengage.records.kinds import KINDS, KINDS_BY_NAME
 
 # Fields whose values are instants, lists of words, a phone number, or ids.
@@ -412,14 +413,11 @@ def _converter(
         region = context.region
 
         def phone(value: str) -> str:
-            try:
-                number = phonenumbers.parse(value, region)
-            except phonenumbers.NumberParseException:
-                number = None
-            if number is None or not phonenumbers.is_valid_number(number):
+            number = phones.e164(value, region)
+            if number is None:
                 where = f" in region {region}" if region else " (no phone_region is set)"
                 raise CellError(f"is not a phone number that can be read{where}")
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return number
 
         return phone
     if name in ID_FIELDS:

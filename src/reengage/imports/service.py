@@ -278,6 +278,11 @@ class _State:
     def flush(self) -> None:
         if not self.size:
             return
+        if self.report.problem_count and not self.report.keep_valid:
+            # A record was refused on its own: nothing will be kept, so nothing more is
+            # written (what names the refused patient would break its foreign key), but every
+            # record is still checked, for the report.
+            self.failed = True
         pending = self.pending
         self.pending = {kind.name: [] for kind in KINDS}
         self.size = 0
