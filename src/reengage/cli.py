@@ -223,7 +223,13 @@ def _import(
             _fail(str(exc))
         with progress.bar(source.name) as step:
             report = service.run(
-                session, org_id, source, dry_run=dry_run, keep_valid=keep_valid, progress=step
+                session,
+                org_id,
+                source,
+                dry_run=dry_run,
+                keep_valid=keep_valid,
+                progress=step,
+                workers=None,  # a command may fork workers for the derived state
             )
         if report.kept:
             session.commit()

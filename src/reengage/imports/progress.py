@@ -59,9 +59,14 @@ def summary_lines(report: Report) -> list[str]:
     else:
         head = "refused: nothing written"
     rate = report.records_read / report.seconds if report.seconds else 0.0
+    derived = (
+        f"; derived state {report.deriving_seconds:.1f} s of it"
+        if report.deriving_seconds >= 0.05
+        else ""
+    )
     lines = [
         f"{head} ({report.records_read:,} records read in {report.seconds:.1f} s, "
-        f"{rate:,.0f} records/s)"
+        f"{rate:,.0f} records/s{derived})"
     ]
     lines.append("kind\tcreated\tupdated\tunchanged\trefused")
     for name, tally in report.summary.items():

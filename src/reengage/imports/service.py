@@ -32,8 +32,6 @@ from reengage.records.schemas import KindCounts
 # Records checked and written together: the batch API's limit, so a part costs what a
 # batch does.
 PART = 10_000
-# Patients whose derived rows are recomputed at once at the end.
-REFRESH_PART = 5_000
 # Problems kept in a report; the count is always complete.
 MAX_REPORTED = 1_000
 
@@ -124,6 +122,8 @@ class Report:
     skipped_count: int = 0
     records_read: int = 0
     seconds: float = 0.0
+    # Of those, bringing the derived state up to date at the end.
+    deriving_seconds: float = 0.0
     kept: bool = False
 
     def note(self, found: Found) -> None:
@@ -141,6 +141,7 @@ class Report:
             "kept": self.kept,
             "records_read": self.records_read,
             "seconds": round(self.seconds, 3),
+            "deriving_seconds": round(self.deriving_seconds, 3),
             "summary": {name: vars(t).copy() for name, t in self.summary.items()},
             "problem_count": self.problem_count,
             "skipped_count": self.skipped_count,
@@ -162,9 +163,11 @@ def run(
     dry_run: bool = False,
     keep_valid: bool = False,
     progress: Progress | None = None,
+    workers: int | None = 0,
 ) -> Report:
     """Read, check and (unless a dry run) write every record of ``source``; the caller
-    commits when ``report.kept`` and rolls back otherwise."""
+    commits when ``report.kept`` and rolls back otherwise. ``workers``: processes the derived
+    state may be computed in (``records.refresh_derived``)."""
     started = time.perf_counter()
     report = Report(dry_run=dry_run, keep_valid=keep_valid)
     if not dry_run:
@@ -189,12 +192,12 @@ def run(
         progress("reading", source.total, source.total, report.records_read)
     failed = state.failed or (report.problem_count > 0 and not keep_valid)
     if not failed and not dry_run:
-        touched = sorted(state.touched)
-        for start in range(0, len(touched), REFRESH_PART):
-            records.refresh_derived(session, org_id, set(touched[start : start + REFRESH_PART]))
+
+        def deriving(done: int, total: int) -> None:
             if progress:
-                done = min(start + REFRESH_PART, len(touched))
-                progress("deriving", done, len(touched), report.records_read)
+                progress("deriving", done, total, report.records_read)
+
+        records.refresh_derived(session, org_id, state.touched, workers=workers, progress=deriving)
         report.kept = True
     if failed:
         # Nothing is kept: what would have been written is not part of the summary.

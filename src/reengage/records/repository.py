@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from reengage.db import bulk
 from reengage.db.base import Base
 from reengage.models import Patient
 
@@ -47,8 +48,10 @@ def count_patients(session: Session, org_id: str) -> int:
 
 
 def insert_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """New rows, each with every column: ``COPY`` on PostgreSQL (an import's 10,000 rows in a
+    fraction of an executemany's time), one executemany on SQLite."""
     if rows:
-        session.execute(insert(model), rows)
+        bulk.writer(session.connection())(model.__table__, rows)  # type: ignore[arg-type]
 
 
 def update_rows(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:

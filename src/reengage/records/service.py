@@ -6,7 +6,7 @@ Services never commit; the endpoint (or importer) that called them does, once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -170,11 +170,44 @@ def apply_writes(session: Session, planned: Planned) -> None:
     statistics.keep_fresh(session, written | dict.fromkeys(upkeep.DERIVED_TABLES, 0))
 
 
-def refresh_derived(session: Session, org_id: str, patient_ids: set[str]) -> None:
-    """Bring the derived rows of these patients up to date with what was written."""
-    upkeep.refresh(session, org_id, orgs_service.get_settings(session, org_id), patient_ids)
-    # About a row per touched patient in each derived table: the next request's plans.
-    statistics.keep_fresh(session, dict.fromkeys(upkeep.DERIVED_TABLES, len(patient_ids)))
+# Patients whose derived rows are recomputed at once (their histories are held together).
+REFRESH_PART = 5_000
+# A write that touched at least this many patients, and this share of the org's, rebuilds
+# the org's derived state instead: one delete and reads by id range (and, where the caller
+# allows, worker processes) cost less per patient than refreshing that many by id, and a
+# first import into an empty org touches every patient. The result is the same either way.
+REBUILD_MIN = 2_000
+REBUILD_SHARE = 0.5
+
+
+def refresh_derived(
+    session: Session,
+    org_id: str,
+    patient_ids: Set[str],
+    *,
+    workers: int | None = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Bring the derived rows of these patients up to date with what was written.
+
+    ``workers``: processes a rebuild may compute in (None: by size and machine); 0 inside a
+    server, whose threads a fork would copy mid-flight. ``progress(done, total)`` in
+    patients."""
+    settings = orgs_service.get_settings(session, org_id)
+    if len(patient_ids) >= REBUILD_MIN and len(patient_ids) >= REBUILD_SHARE * (
+        repository.count_patients(session, org_id)
+    ):
+        done = upkeep.rebuild(session, org_id, settings, progress, workers)
+        statistics.keep_fresh(session, dict.fromkeys(upkeep.DERIVED_TABLES, done))
+        return
+    ordered = sorted(patient_ids)
+    for start in range(0, len(ordered), REFRESH_PART):
+        part = ordered[start : start + REFRESH_PART]
+        upkeep.refresh(session, org_id, settings, part)
+        # About a row per touched patient in each derived table: the next request's plans.
+        statistics.keep_fresh(session, dict.fromkeys(upkeep.DERIVED_TABLES, len(part)))
+        if progress is not None:
+            progress(start + len(part), len(ordered))
 
 
 def _record_order(problem: Problem) -> tuple[int, int]:
