@@ -79,6 +79,7 @@ def test_each_sample_round_trips_like_the_batch_api(
     report = run_import(engine, imported, SAMPLES / f"{profile}.csv", profile)
     assert report.kept, [p.as_dict() for p in report.problems]
     assert report.problem_count == 0
+    assert 0 < report.deriving_seconds < report.seconds
     sent = {kind: getattr(sample, kind) for kind in KINDS}
     send(client, batched, **sent)
 

@@ -197,7 +197,9 @@ def run(
             if progress:
                 progress("deriving", done, total, report.records_read)
 
+        deriving_from = time.perf_counter()
         records.refresh_derived(session, org_id, state.touched, workers=workers, progress=deriving)
+        report.deriving_seconds = time.perf_counter() - deriving_from
         report.kept = True
     if failed:
         # Nothing is kept: what would have been written is not part of the summary.
