@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     requests_at_once: int = Field(default=8, ge=1, le=15)
     # The bearer token /metrics asks for (Prometheus' scrape config sends it). Empty: off.
     metrics_token: str = ""
+    # The key that encrypts providers' credentials at rest (a Fernet key: 32 bytes, urlsafe
+    # base64; `reengage secret-key` prints a new one). Empty: credentials cannot be stored,
+    # and the provider webhooks answer 403.
+    secret_key: str = ""
+    # The address providers call (e.g. https://reengage.example-clinic.au): Twilio signs the
+    # full URL it called, which a reverse proxy hides from us. Empty: the request's own URL.
+    public_url: str = ""
 
 
 @lru_cache

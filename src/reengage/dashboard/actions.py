@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from reengage import clock
 from reengage.dashboard.views import local_text
-from reengage.models import Communication, Patient
+from reengage.domain.provider_events import answerable
+from reengage.models import Patient
 from reengage.records import service as records
 from reengage.records.kinds import COMMUNICATIONS, FOLLOWUPS, RecordKind
 from reengage.records.schemas import CommunicationIn, FollowupIn, Record
@@ -35,7 +36,6 @@ OUTCOMES: dict[str, str] = {
     "email_sent": "Email sent",
     "replied": "Patient replied",
 }
-REPLY_CHANNELS = ("sms", "email")
 NEW_MESSAGE = {"new-sms": "sms", "new-email": "email"}  # a reply to nothing we sent
 CHANNEL_WORDS = {"sms": "SMS", "email": "email", "phone": "call"}
 
@@ -68,19 +68,6 @@ def _reachable(patient: Patient, channel: str) -> None:
     if not contact:
         what = "email address" if channel == "email" else "phone number"
         raise ActionError("outcome", f"There is no {what} on file for this patient.")
-
-
-def answerable(communications: list[Communication]) -> list[Communication]:
-    """The messages a reply can answer, newest first: our SMS and emails with no reply and
-    no failure."""
-    return [
-        c
-        for c in communications
-        if c.direction == "outbound"
-        and c.channel in REPLY_CHANNELS
-        and c.responded_at is None
-        and c.failed_at is None
-    ]
 
 
 def record_outreach(

@@ -24,6 +24,7 @@ from reengage.auth.throttle import Throttled
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
 from reengage.db.session import KeepsWrites, SessionDep
+from reengage.domain import provider_events
 from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
 from reengage.domain.trends import METRICS, PERIODS
@@ -308,7 +309,7 @@ def _patient_page(
         zone=where.settings.zone(),
         outcomes=actions.OUTCOMES,
         open_followups=[f for f in found.followups if f.completed_at is None],
-        answerable=actions.answerable(found.communications),
+        answerable=provider_events.answerable(found.communications),
         today=where.today,
         shown_at=where.shown(),
         chosen=context.pop("chosen", {}),

@@ -13,6 +13,7 @@ from reengage.models.import_job import ImportJob
 from reengage.models.org import Org
 from reengage.models.patient import Patient
 from reengage.models.patient_state import PatientState
+from reengage.models.provider import ConsentChange, ProviderCredential, ProviderEvent
 from reengage.models.risk_span import RiskSpan
 from reengage.models.standing import Standing
 
@@ -22,6 +23,7 @@ __all__ = [
     "AttemptOutcome",
     "AuditEntry",
     "Communication",
+    "ConsentChange",
     "DailyRollup",
     "DashboardSession",
     "DerivedStatus",
@@ -30,6 +32,8 @@ __all__ = [
     "Org",
     "Patient",
     "PatientState",
+    "ProviderCredential",
+    "ProviderEvent",
     "RiskSpan",
     "Standing",
 ]

@@ -33,4 +33,6 @@ class Communication(Base):
         # A patient's records; by sent_at, a patient's latest attempts without reading the others.
         Index("ix_communications_org_patient_sent_at", "org_id", "patient_id", "sent_at"),
         Index("ix_communications_org_sent_at", "org_id", "sent_at"),
+        # A provider's status callback names the message by its id.
+        Index("ix_communications_org_provider_message", "org_id", "provider_message_id"),
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reengage.db.base import Base
@@ -27,3 +27,9 @@ class Patient(Base):
     # When reengage first received the patient: their start when nothing else dates it.
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        # An inbound SMS or a provider's unsubscribe names the patient by number or address.
+        Index("ix_patients_org_phone", "org_id", "phone"),
+        Index("ix_patients_org_email", "org_id", "email"),
+    )

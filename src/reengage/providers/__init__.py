@@ -1,0 +1,2 @@
+"""What the messaging providers (Twilio, SendGrid) report, received as signed webhooks and
+turned into record writes: delivery, replies, calls and consent."""
