@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
@@ -64,6 +65,10 @@ def empty_database(kind: str, directory: Path) -> Iterator[str]:
         admin.dispose()
 
 
+# Encrypts providers' credentials in the tests' app (a fresh key per run).
+TEST_SECRET_KEY = Fernet.generate_key().decode()
+
+
 @pytest.fixture(scope="session", params=DATABASES)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -85,7 +90,9 @@ def app(engine: Engine) -> FastAPI:
     # One app serves the whole session, whose tests send many bad keys on purpose: the
     # key-failure limits are tested with apps of their own (tests/auth/test_throttle.py).
     settings = Settings(
-        key_failures_per_client="1000000/minute", key_failures_per_org="1000000/minute"
+        key_failures_per_client="1000000/minute",
+        key_failures_per_org="1000000/minute",
+        secret_key=TEST_SECRET_KEY,
     )
     return create_app(settings, engine=engine)
 

@@ -29,6 +29,7 @@ from reengage.limits import AdmissionMiddleware, BodyLimitMiddleware
 from reengage.logs import configure as configure_logging
 from reengage.orgs.endpoints import router as orgs_router
 from reengage.outreach.endpoints import router as outreach_router
+from reengage.providers import endpoints as providers_endpoints
 from reengage.query_params import PREFIX
 from reengage.records.endpoints import router as records_router
 from reengage.risk.endpoints import router as risk_router
@@ -53,12 +54,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessions = make_sessionmaker(engine)
     app.state.schema_heads = migrate.head_revisions()
     app.state.metrics_token = settings.metrics_token
+    app.state.secret_key = settings.secret_key
+    app.state.public_url = settings.public_url
     app.state.key_failures = KeyFailures(
         settings.key_failures_per_client, settings.key_failures_per_org
     )
     install_error_handlers(app)
-    for router in (records_router, orgs_router, risk_router, outreach_router, imports_router):
+    api_routers = (
+        records_router,
+        orgs_router,
+        risk_router,
+        outreach_router,
+        imports_router,
+        providers_endpoints.settings_router,
+    )
+    for router in api_routers:
         app.include_router(router, dependencies=[Depends(bearer)])
+    # Signed by the provider, not called with an API key: outside /api/.
+    app.include_router(providers_endpoints.hooks)
     app.include_router(dashboard.router)
     app.include_router(health.router)
     app.add_exception_handler(dashboard.SignInRequired, dashboard.sign_in_redirect)

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -216,6 +217,9 @@ def unreadable_body(exc: StarletteHTTPException) -> str | None:
     Python cannot hold (nested a thousand deep, a number of thousands of digits) or bytes
     that are not UTF-8 reach here as FastAPI's bare 400, out of the error shape.
     """
+    if exc.status_code == 400 and isinstance(exc.__context__, MultiPartException):
+        # Starlette's own 400 for an upload whose multipart framing is broken.
+        return "is not a multipart/form-data upload that can be read (a broken part header?)"
     cause = exc.__cause__
     if exc.status_code != 400 or cause is None:
         return None

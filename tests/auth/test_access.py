@@ -91,6 +91,11 @@ MATRIX.update(
             statuses(404, "admin", "ingest"),
         ),
         ("GET", f"{ORG}/settings"): (Call(lambda role: "/settings"), statuses(200, "admin")),
+        ("GET", f"{ORG}/providers"): (Call(lambda role: "/providers"), statuses(200, "admin")),
+        ("PUT", f"{ORG}/providers/{{provider}}"): (
+            Call(lambda role: "/providers/twilio", lambda role: {"secret": f"token-{role}"}),
+            statuses(200, "admin"),
+        ),
         ("PATCH", f"{ORG}/settings"): (
             Call(lambda role: "/settings", lambda role: {"attribution_window_days": 21}),
             statuses(200, "admin"),

@@ -21,7 +21,7 @@ def _raw(engine: Engine, table: Any, org_id: str) -> list[tuple[Any, ...]]:
     """The stored values as the driver returns them, without the column types' processing."""
     columns = ", ".join(c.name for c in table.columns if c.name != "org_id")
     with engine.connect() as conn:
-        query = text(f"SELECT {columns} FROM {table.name} WHERE org_id = :o ORDER BY id")  # noqa: S608
+        query = text(f"SELECT {columns} FROM {table.name} WHERE org_id = :o ORDER BY id")
         return [tuple(row) for row in conn.execute(query, {"o": org_id})]
 
 

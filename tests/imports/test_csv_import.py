@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from reengage.cli import app as cli_app
 from reengage.db.engine import make_sessionmaker
 from reengage.demo import import_samples
-from reengage.imports import phones, profiles, service, sources
+from reengage.domain import phones
+from reengage.imports import profiles, service, sources
 from reengage.imports.csv_source import CsvSource, sniff_delimiter, unescape
 from tests.factories import OrgFixture, make_org
 from tests.helpers import row_counts

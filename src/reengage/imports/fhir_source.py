@@ -18,7 +18,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from reengage.imports import phones
+from reengage.domain import phones
 from reengage.imports.service import Found, Item
 
 # Patients first (the others name them), appointments before the encounters that may

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from reengage import clock
-from reengage.imports import phones
+from reengage.domain import phones
 from reengage.records.kinds import KINDS, KINDS_BY_NAME
 
 # Fields whose values are instants, lists of words, a phone number, or ids.

@@ -47,6 +47,10 @@ def create_org(session: Session, org_id: str, name: str, timezone: str = "UTC") 
     return org
 
 
+def org_exists(session: Session, org_id: str) -> bool:
+    return repository.get_org(session, org_id) is not None
+
+
 def get_settings(session: Session, org_id: str) -> OrgSettings:
     org = repository.get_org(session, org_id)
     if org is None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from reengage.db import bulk
 from reengage.db.base import Base
-from reengage.models import Patient
+from reengage.models import Patient, ProviderEvent
 
 # Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
 CHUNK = 500
@@ -80,3 +80,33 @@ def page_rows(
     total = session.scalar(select(func.count()).select_from(table).where(*where)) or 0
     stmt = select(model).where(*where).order_by(table.c.id).limit(limit).offset(offset)
     return list(session.scalars(stmt)), total
+
+
+def waiting_events(
+    session: Session, org_id: str, message_ids: Sequence[str]
+) -> dict[str, list[ProviderEvent]]:
+    """Providers' status events not yet applied, for these message ids, oldest first."""
+    found: dict[str, list[ProviderEvent]] = {}
+    for chunk in _chunks(message_ids):
+        stmt = (
+            select(ProviderEvent)
+            .where(
+                ProviderEvent.org_id == org_id,
+                ProviderEvent.message_id.in_(chunk),
+                ProviderEvent.applied_at.is_(None),
+            )
+            .order_by(ProviderEvent.occurred_at, ProviderEvent.key)
+        )
+        for event in session.scalars(stmt):
+            assert event.message_id is not None
+            found.setdefault(event.message_id, []).append(event)
+    return found
+
+
+def mark_events_applied(session: Session, org_id: str, keys: Sequence[str], at: Any) -> None:
+    for chunk in _chunks(keys):
+        session.execute(
+            update(ProviderEvent)
+            .where(ProviderEvent.org_id == org_id, ProviderEvent.key.in_(chunk))
+            .values(applied_at=at)
+        )

@@ -18,6 +18,7 @@ from reengage import clock
 from reengage.db import statistics
 from reengage.db.locks import lock_org_writes
 from reengage.derived import upkeep
+from reengage.domain import provider_events
 from reengage.domain.records import communication_problems
 from reengage.errors import Loc, Problem, RecordValidationError, reason_of
 from reengage.orgs import service as orgs_service
@@ -142,15 +143,20 @@ class Planned:
     result: UpsertResult
     inserts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     updates: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    org_id: str = ""
+    # Providers' status events that waited for these communications, now folded in.
+    applied_events: list[str] = field(default_factory=list)
 
 
 def plan_writes(session: Session, org_id: str, records: Mapping[str, Sequence[Sent]]) -> Planned:
     """Compare checked records with the stored ones: nothing is written yet (a dry run of an
     import stops here)."""
     now = clock.now()
-    planned = Planned(UpsertResult(counts={}))
+    planned = Planned(UpsertResult(counts={}), org_id=org_id)
     for kind in KINDS:
         items = [s.record for s in records.get(kind.name, ()) if s.record is not None]
+        if kind is COMMUNICATIONS:
+            items = _with_waiting_events(session, org_id, items, planned)
         planned.result.counts[kind.name] = _plan(session, org_id, kind, items, now, planned)
     return planned
 
@@ -161,6 +167,8 @@ def apply_writes(session: Session, planned: Planned) -> None:
     for kind in KINDS:
         repository.insert_rows(session, kind.model, planned.inserts.get(kind.name, []))
         repository.update_rows(session, kind.model, planned.updates.get(kind.name, []))
+    if planned.applied_events:
+        repository.mark_events_applied(session, planned.org_id, planned.applied_events, clock.now())
     session.flush()
     counts = planned.result.counts
     written = {
@@ -324,6 +332,34 @@ def _plan(
             continue
         touched.add(values.get("patient_id") or values["id"])
     return counts
+
+
+def _with_waiting_events(
+    session: Session, org_id: str, items: Sequence[Record], planned: Planned
+) -> list[Record]:
+    """Communications with the provider's status events that arrived before them (a
+    delivery report for a message the clinic's system had not sent us yet) folded in,
+    oldest first, by the same rules as when the communication is there first."""
+    ids: list[str | None] = [getattr(item, "provider_message_id", None) for item in items]
+    wanted = sorted({message_id for message_id in ids if message_id})
+    if not wanted:
+        return list(items)
+    waiting = repository.waiting_events(session, org_id, wanted)
+    if not waiting:
+        return list(items)
+    out: list[Record] = []
+    for item, message_id in zip(items, ids, strict=True):
+        events = [e for e in waiting.get(message_id or "", []) if e.detail.get("field")]
+        if not events:
+            out.append(item)
+            continue
+        values = item.model_dump()
+        for event in events:
+            step = provider_events.Step(event.detail["field"], event.detail.get("reason"))
+            values.update(provider_events.advanced(values, step, event.occurred_at) or {})
+            planned.applied_events.append(event.key)
+        out.append(COMMUNICATIONS.schema.model_validate(values))
+    return out
 
 
 def stored_ids(session: Session, org_id: str, kind: RecordKind, ids: Sequence[str]) -> set[str]:
