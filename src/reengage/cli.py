@@ -299,6 +299,15 @@ def import_profiles() -> None:
         typer.echo(f"{name}\t{', '.join(profile.kind_names)}\t{profile.title}")
 
 
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for REENGAGE_SECRET_KEY, which encrypts providers' credentials (keep
+    it out of the database's backups; changing it makes stored credentials unreadable)."""
+    from reengage.providers import secrets
+
+    typer.echo(secrets.new_key())
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",

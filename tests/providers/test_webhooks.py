@@ -294,3 +294,21 @@ def test_credentials_are_admin_only_and_never_shown(client: TestClient, wired: O
     bad = client.put(wired.url("/providers/sendgrid"), json={"secret": "not a key"},
                      headers=wired.headers())  # fmt: skip
     assert bad.status_code == 422
+
+
+def test_the_cli_prints_a_key_that_seals_and_opens() -> None:
+    from typer.testing import CliRunner
+
+    from reengage.cli import app as cli_app
+    from reengage.providers import secrets
+
+    result = CliRunner().invoke(cli_app, ["secret-key"])
+    assert result.exit_code == 0
+    key = result.output.strip()
+    sealed = secrets.seal(key, TOKEN)
+    assert TOKEN not in sealed
+    assert secrets.unseal(key, sealed) == TOKEN
+    with pytest.raises(secrets.SecretsUnavailable, match="does not open"):
+        secrets.unseal(secrets.new_key(), sealed)
+    with pytest.raises(secrets.SecretsUnavailable, match="not set"):
+        secrets.seal("", TOKEN)
