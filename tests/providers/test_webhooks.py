@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -312,3 +313,25 @@ def test_the_cli_prints_a_key_that_seals_and_opens() -> None:
         secrets.unseal(secrets.new_key(), sealed)
     with pytest.raises(secrets.SecretsUnavailable, match="not set"):
         secrets.seal("", TOKEN)
+
+
+def test_the_patient_page_shows_consent_changes(
+    app: Any, client: TestClient, wired: OrgFixture
+) -> None:
+    stop = {"MessageSid": "SMstop", "From": "+61412345678", "Body": "STOP"}
+    assert twilio(client, wired, "/twilio/inbound", stop).status_code == 200
+    with TestClient(app) as browser:
+        form = browser.get("/sign-in")
+        token = re.search(r'name="sign_in_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        signed = browser.post(
+            "/sign-in",
+            data={"api_key": wired.keys["staff"], "next": "/", "sign_in_token": token.group(1)},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, signed.text
+        page = browser.get("/patients/p1")
+    assert page.status_code == 200
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert "Consent changes" in text
+    assert "opted out twilio inbound SMS" in text

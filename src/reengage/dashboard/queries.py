@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reengage.models import Appointment, Communication, Followup, Patient
+from reengage.models import Appointment, Communication, ConsentChange, Followup, Patient
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class PatientRecords:
     appointments: list[Appointment]
     communications: list[Communication]
     followups: list[Followup]
+    # Opt-outs and opt-ins the providers reported (an SMS saying STOP), newest first.
+    consent_changes: list[ConsentChange]
 
 
 def patient(session: Session, org_id: str, patient_id: str) -> Patient | None:
@@ -41,4 +43,5 @@ def patient_records(session: Session, org_id: str, patient_id: str) -> PatientRe
         appointments=newest_first(Appointment, Appointment.starts_at),
         communications=newest_first(Communication, Communication.sent_at),
         followups=newest_first(Followup, Followup.due_at),
+        consent_changes=newest_first(ConsentChange, ConsentChange.at),
     )
