@@ -22,6 +22,7 @@ from reengage import clock
 from reengage.db.engine import make_sessionmaker
 from reengage.models import ConsentChange, ProviderEvent
 from tests.factories import OrgFixture, outbound, patient
+from tests.helpers import problems
 
 TOKEN = "0123456789abcdef0123456789abcdef"  # a fake Twilio auth token
 SENT = "2026-11-02T09:00:00+00:00"
@@ -281,7 +282,11 @@ def test_a_bad_or_stale_sendgrid_signature_is_refused(
     assert event_count(engine, wired.id) == 0
     assert stored(client, wired, "communications", "mail1")["delivered_at"] is None
     bad = sendgrid(client, wired, sendgrid_key, [{"event": "delivered"}])
-    assert bad.status_code == 422 and "body[0]" in bad.json()["detail"]
+    assert bad.status_code == 422
+    assert problems(bad) == {"[0]": "needs event, sg_event_id and a numeric timestamp"}
+    missing = twilio(client, wired, "/twilio/messages", {"MessageStatus": "delivered"})
+    assert missing.status_code == 422
+    assert problems(missing) == {"form.MessageSid": "is required"}
 
 
 def test_credentials_are_admin_only_and_never_shown(client: TestClient, wired: OrgFixture) -> None:

@@ -26,6 +26,7 @@ from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain import provider_events as rules
+from reengage.errors import problem_dict
 from reengage.orgs import service as orgs_service
 from reengage.providers import repository, secrets, service
 from reengage.providers.service import ConsentEvent, StatusEvent
@@ -75,10 +76,15 @@ async def _twilio_form(request: Request, session: Session, org_id: str) -> dict[
     return params
 
 
+def _refused(loc: tuple[str | int, ...], reason: str, type_: str = "value_error") -> HTTPException:
+    """A 422 in the API's problem shape, naming the field and the reason."""
+    return HTTPException(422, [problem_dict(loc, reason, type_)])
+
+
 def _required(params: dict[str, str], name: str) -> str:
     value = params.get(name, "").strip()
     if not value:
-        raise HTTPException(422, f"{name}: is required")
+        raise _refused(("form", name), "is required", "missing")
     return value[:200]
 
 
@@ -123,7 +129,7 @@ async def twilio_call_status(
         try:
             at = parsedate_to_datetime(stamp).astimezone(UTC)
         except (TypeError, ValueError):
-            raise HTTPException(422, "Timestamp: is not an RFC 2822 date") from None
+            raise _refused(("form", "Timestamp"), "is not an RFC 2822 date") from None
     step = rules.twilio_call_step(status, seconds)
     if step is not None and step.field == "connected_at" and seconds:
         # Twilio stamps the end of the call; it connected ``CallDuration`` seconds before.
@@ -154,9 +160,9 @@ async def sendgrid_events(org_id: OrgId, request: Request, session: SessionDep) 
     try:
         events = json.loads(body)
     except json.JSONDecodeError:
-        raise HTTPException(422, "body: is not JSON (SendGrid sends an array of events)") from None
+        raise _refused(("body",), "is not JSON (SendGrid sends an array of events)") from None
     if not isinstance(events, list):
-        raise HTTPException(422, "body: must be an array of events")
+        raise _refused(("body",), "must be an array of events")
     statuses, consents = _sendgrid(events)
     return service.receive(session, org_id, statuses=statuses, consents=consents).as_dict()
 
@@ -166,14 +172,12 @@ def _sendgrid(events: list[Any]) -> tuple[list[StatusEvent], list[ConsentEvent]]
     consents: list[ConsentEvent] = []
     for index, event in enumerate(events):
         if not isinstance(event, dict):
-            raise HTTPException(422, f"body[{index}]: must be an object")
+            raise _refused(("body", index), "must be an object")
         kind = str(event.get("event", ""))
         event_id = str(event.get("sg_event_id", ""))[:160]
         stamp = event.get("timestamp")
         if not event_id or not kind or not isinstance(stamp, int | float):
-            raise HTTPException(
-                422, f"body[{index}]: needs event, sg_event_id and a numeric timestamp"
-            )
+            raise _refused(("body", index), "needs event, sg_event_id and a numeric timestamp")
         at = datetime.fromtimestamp(stamp, UTC)
         key = f"sendgrid:{event_id}"
         if kind in rules.EMAIL_OPT_OUT_EVENTS or kind in rules.EMAIL_OPT_IN_EVENTS:
@@ -223,8 +227,8 @@ def put_credential(
         try:
             EventWebhook(secret)
         except ValueError:
-            raise HTTPException(
-                422, "secret: is not a SendGrid verification key (a base64 public key)"
+            raise _refused(
+                ("body", "secret"), "is not a SendGrid verification key (a base64 public key)"
             ) from None
     try:
         sealed = secrets.seal(request.app.state.secret_key, secret)
