@@ -92,6 +92,10 @@ MATRIX.update(
         ),
         ("GET", f"{ORG}/settings"): (Call(lambda role: "/settings"), statuses(200, "admin")),
         ("GET", f"{ORG}/providers"): (Call(lambda role: "/providers"), statuses(200, "admin")),
+        ("GET", f"{ORG}/providers/events"): (
+            Call(lambda role: "/providers/events"),
+            statuses(200, "admin"),
+        ),
         ("PUT", f"{ORG}/providers/{{provider}}"): (
             Call(lambda role: "/providers/twilio", lambda role: {"secret": f"token-{role}"}),
             statuses(200, "admin"),

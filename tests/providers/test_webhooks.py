@@ -181,6 +181,10 @@ def test_a_status_for_an_unknown_message_waits_and_is_applied_when_it_arrives(
     with make_sessionmaker(engine)() as session:
         waiting = session.get(ProviderEvent, (wired.id, "twilio:SM999:delivered"))
         assert waiting is not None and waiting.applied_at is None
+    listed = client.get(wired.url("/providers/events"), headers=wired.headers()).json()
+    assert [(e["key"], e["applied_at"]) for e in listed["events"]] == [
+        ("twilio:SM999:delivered", None)
+    ]
     late = outbound("sms9", "p1", "sms", SENT, provider_message_id="SM999")
     r = client.put(wired.url("/communications/sms9"), json=late, headers=wired.headers())
     assert r.status_code == 201, r.text
@@ -189,6 +193,9 @@ def test_a_status_for_an_unknown_message_waits_and_is_applied_when_it_arrives(
     with make_sessionmaker(engine)() as session:
         applied = session.get(ProviderEvent, (wired.id, "twilio:SM999:delivered"))
         assert applied is not None and applied.applied_at is not None
+    assert client.get(wired.url("/providers/events"), headers=wired.headers()).json() == {
+        "events": []
+    }
 
 
 def test_an_inbound_sms_is_a_reply_and_stop_start_help_move_consent(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session
@@ -266,5 +266,35 @@ def get_credentials(org_id: OrgId, principal: SettingsAdmin, session: SessionDep
                 "updated_at": rows[name].updated_at.isoformat() if name in rows else None,
             }
             for name in service.PROVIDERS
+        ]
+    }
+
+
+@settings_router.get("/providers/events")
+def get_events(
+    org_id: OrgId,
+    principal: SettingsAdmin,
+    session: SessionDep,
+    waiting: Annotated[
+        bool, Query(description="Only the events still waiting for their message or sender")
+    ] = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """The providers' latest events, newest first, for inspection: by default those still
+    waiting (a status for a message id no communication carries, an SMS from a number no
+    patient has). Ids and statuses only, never a message's text or an address."""
+    rows = repository.recent_events(session, org_id, waiting, limit)
+    return {
+        "events": [
+            {
+                "key": row.key,
+                "provider": row.provider,
+                "message_id": row.message_id,
+                "status": row.status,
+                "occurred_at": row.occurred_at.isoformat(),
+                "received_at": row.received_at.isoformat(),
+                "applied_at": row.applied_at.isoformat() if row.applied_at else None,
+            }
+            for row in rows
         ]
     }

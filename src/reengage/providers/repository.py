@@ -107,3 +107,13 @@ def consent_history(session: Session, org_id: str, patient_id: str) -> list[Cons
         .order_by(ConsentChange.at.desc(), ConsentChange.id.desc())
     )
     return list(session.scalars(stmt))
+
+
+def recent_events(
+    session: Session, org_id: str, waiting_only: bool, limit: int
+) -> list[ProviderEvent]:
+    stmt = select(ProviderEvent).where(ProviderEvent.org_id == org_id)
+    if waiting_only:
+        stmt = stmt.where(ProviderEvent.applied_at.is_(None))
+    stmt = stmt.order_by(ProviderEvent.received_at.desc(), ProviderEvent.key).limit(limit)
+    return list(session.scalars(stmt))
