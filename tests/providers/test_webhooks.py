@@ -8,9 +8,11 @@ import base64
 import json
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,6 +25,7 @@ from reengage.db.engine import make_sessionmaker
 from reengage.models import ConsentChange, ProviderEvent
 from tests.factories import OrgFixture, outbound, patient
 from tests.helpers import problems
+from tests.live_server import live_server
 
 TOKEN = "0123456789abcdef0123456789abcdef"  # a fake Twilio auth token
 SENT = "2026-11-02T09:00:00+00:00"
@@ -347,3 +350,35 @@ def test_the_patient_page_shows_consent_changes(
     text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
     assert "Consent changes" in text
     assert "opted out twilio inbound SMS" in text
+
+
+def test_the_same_batch_sent_eight_times_at_once_applies_once(
+    app: Any, wired: OrgFixture, sendgrid_key: Any, engine: Engine
+) -> None:
+    """SendGrid retries in parallel: over real connections, eight copies of one batch land
+    together; its events apply once and every copy is answered 200."""
+    at = int(datetime(2026, 11, 2, 9, 10, tzinfo=UTC).timestamp())
+    events = [
+        {"event": "delivered", "sg_event_id": "c1", "sg_message_id": "sgmsg1.f", "timestamp": at},
+        {"event": "open", "sg_event_id": "c2", "sg_message_id": "sgmsg1.f", "timestamp": at + 9},
+    ]
+    body = json.dumps(events)
+    stamp = str(int(time.time()))
+    signature = sendgrid_key.sign((stamp + body).encode(), ec.ECDSA(hashes.SHA256()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+    }
+
+    def post(_: int) -> tuple[int, dict[str, Any]]:
+        with httpx.Client(base_url=base, timeout=60) as c:
+            r = c.post(hook(wired, "/sendgrid"), content=body, headers=headers)
+        return r.status_code, r.json()
+
+    with live_server(app) as base, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(8)))
+    assert {status for status, _ in answers} == {200}, answers
+    assert sum(a["applied"] for _, a in answers) == 2
+    assert sum(a["duplicates"] for _, a in answers) == 14
+    assert event_count(engine, wired.id) == 2
