@@ -40,6 +40,7 @@ RULES = (
     (re.compile(r"tier_thresholds"), "value_error", "strictly increasing"),
     (re.compile(r"kpis"), "value_error", "baseline"),  # both dates or neither, in order
     (re.compile(r"\w+\[\d+\]\.id"), "duplicate", "appears twice"),
+    (re.compile(r"secret"), "value_error", "verification key"),  # SendGrid's: a public key
 )
 ACCEPTED = {200, 201, 202, 401, 403, 404, 409, 429}
 

@@ -92,8 +92,8 @@ MATRIX.update(
         ),
         ("GET", f"{ORG}/settings"): (Call(lambda role: "/settings"), statuses(200, "admin")),
         ("GET", f"{ORG}/providers"): (Call(lambda role: "/providers"), statuses(200, "admin")),
-        ("GET", f"{ORG}/providers/events"): (
-            Call(lambda role: "/providers/events"),
+        ("GET", f"{ORG}/provider-events"): (
+            Call(lambda role: "/provider-events"),
             statuses(200, "admin"),
         ),
         ("PUT", f"{ORG}/providers/{{provider}}"): (

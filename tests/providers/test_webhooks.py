@@ -184,7 +184,7 @@ def test_a_status_for_an_unknown_message_waits_and_is_applied_when_it_arrives(
     with make_sessionmaker(engine)() as session:
         waiting = session.get(ProviderEvent, (wired.id, "twilio:SM999:delivered"))
         assert waiting is not None and waiting.applied_at is None
-    listed = client.get(wired.url("/providers/events"), headers=wired.headers()).json()
+    listed = client.get(wired.url("/provider-events"), headers=wired.headers()).json()
     assert [(e["key"], e["applied_at"]) for e in listed["events"]] == [
         ("twilio:SM999:delivered", None)
     ]
@@ -196,7 +196,7 @@ def test_a_status_for_an_unknown_message_waits_and_is_applied_when_it_arrives(
     with make_sessionmaker(engine)() as session:
         applied = session.get(ProviderEvent, (wired.id, "twilio:SM999:delivered"))
         assert applied is not None and applied.applied_at is not None
-    assert client.get(wired.url("/providers/events"), headers=wired.headers()).json() == {
+    assert client.get(wired.url("/provider-events"), headers=wired.headers()).json() == {
         "events": []
     }
 
@@ -382,3 +382,8 @@ def test_the_same_batch_sent_eight_times_at_once_applies_once(
     assert sum(a["applied"] for _, a in answers) == 2
     assert sum(a["duplicates"] for _, a in answers) == 14
     assert event_count(engine, wired.id) == 2
+
+
+def test_a_blank_secret_is_refused(client: TestClient, org: OrgFixture) -> None:
+    r = client.put(org.url("/providers/twilio"), json={"secret": "   "}, headers=org.headers())
+    assert problems(r) == {"secret": "must not be blank"}

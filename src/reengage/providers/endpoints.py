@@ -27,7 +27,7 @@ from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain import provider_events as rules
-from reengage.errors import problem_dict
+from reengage.errors import pattern, problem_dict
 from reengage.orgs import service as orgs_service
 from reengage.providers import repository, secrets, service
 from reengage.providers.service import ConsentEvent, StatusEvent
@@ -220,6 +220,7 @@ class CredentialIn(BaseModel):
         Field(
             min_length=1,
             max_length=4000,
+            pattern=pattern(r"\S", "must not be blank"),
             description="Twilio: the account's auth token. SendGrid: the Event Webhook's "
             "verification key (the base64 public key).",
         ),
@@ -270,7 +271,7 @@ def get_credentials(org_id: OrgId, principal: SettingsAdmin, session: SessionDep
     }
 
 
-@settings_router.get("/providers/events")
+@settings_router.get("/provider-events")
 def get_events(
     org_id: OrgId,
     principal: SettingsAdmin,
