@@ -2,8 +2,8 @@
 called with an API key) and the admins' credential settings (``/api/v1/orgs/{org_id}/
 providers``). Thin: verify, parse, hand to ``providers.service``.
 
-A request whose signature does not verify (or whose org has no credential, or whose
-SendGrid timestamp is stale) gets 403 and changes nothing; an unknown org gets 404.
+A request whose signature does not verify (or whose org has no credential or does not
+exist, or whose SendGrid timestamp is stale) gets 403 and changes nothing.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ SENDGRID_TOLERANCE_SECONDS = 300
 
 
 def _secret(request: Request, session: Session, org_id: str, provider: str) -> str:
-    if not orgs_service.org_exists(session, org_id):
-        raise HTTPException(404, "Not Found")
+    # An org that does not exist answers as one without the credential: the caller has not
+    # proved who it is, and must not learn which org ids exist.
     row = repository.credential(session, org_id, provider)
-    if row is None:
+    if row is None or not orgs_service.org_exists(session, org_id):
         raise HTTPException(403, f"no {provider} credential is set for this org")
     try:
         return secrets.unseal(request.app.state.secret_key, row.sealed)
