@@ -388,3 +388,27 @@ def test_the_same_batch_sent_eight_times_at_once_applies_once(
 def test_a_blank_secret_is_refused(client: TestClient, org: OrgFixture) -> None:
     r = client.put(org.url("/providers/twilio"), json={"secret": "   "}, headers=org.headers())
     assert problems(r) == {"secret": "must not be blank"}
+
+
+def test_the_funnels_move_with_the_providers_reports(client: TestClient, wired: OrgFixture) -> None:
+    def funnels() -> dict[str, Any]:
+        r = client.get(
+            wired.analytics("/performance?timeframe=last_30_days&as_of=2026-11-20T00:00:00Z"),
+            headers=wired.headers(),
+        )
+        assert r.status_code == 200, r.text
+        channels: dict[str, Any] = r.json()["communication_channels"]
+        return channels
+
+    before = funnels()
+    assert (before["sms"]["sent"], before["sms"]["delivered"], before["sms"]["responded"]) == (
+        1, 0, 0,
+    )  # fmt: skip
+    twilio(client, wired, "/twilio/messages", {"MessageSid": "SM111", "MessageStatus": "delivered"})
+    twilio(client, wired, "/twilio/inbound", {"MessageSid": "SMr", "From": "+61412345678",
+                                              "Body": "Tuesday please"})  # fmt: skip
+    twilio(client, wired, "/twilio/calls", {"CallSid": "CA111", "CallStatus": "completed",
+                                            "CallDuration": "60"})  # fmt: skip
+    after = funnels()
+    assert (after["sms"]["delivered"], after["sms"]["responded"]) == (1, 1)
+    assert after["phone"]["connected"] == 1
