@@ -64,7 +64,6 @@ class Received:
     unchanged: int = 0  # known steps that changed nothing (reordered, not this channel's)
     duplicates: int = 0  # seen before: replays
     waiting: int = 0  # for a message or sender not known yet: kept, applied on arrival
-    consent: list[str] = field(default_factory=list)  # patients whose consent changed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -202,14 +201,7 @@ def _apply_consents(
             patients = repository.patients_by_email(session, org_id, [event.address])
         else:
             patients = repository.patients_by_phone(session, org_id, event.address)
-        for patient in patients:
-            values = writes.patient(patient)
-            if event.change != "asked_for_help":
-                values["opt_outs"] = rules.with_consent(
-                    values["opt_outs"] or [], event.channel, event.change
-                )
-            changes.append(_consent_row(org_id, patient.id, event, event.change))
-            received.consent.append(patient.id)
+        changes += _consent_changes(org_id, patients, event, writes)
         if patients:
             received.applied += 1
         else:
@@ -231,16 +223,30 @@ def _apply_consents(
     return rows
 
 
-def _consent_row(org_id: str, patient_id: str, event: ConsentEvent, change: str) -> dict[str, Any]:
-    return {
-        "org_id": org_id,
-        "id": f"consent-{secrets.token_hex(8)}",
-        "patient_id": patient_id,
-        "channel": event.channel,
-        "change": change,
-        "source": event.source[:64],
-        "at": event.at,
-    }
+def _consent_changes(
+    org_id: str, patients: Sequence[Patient], event: ConsentEvent, writes: _Writes
+) -> list[dict[str, Any]]:
+    """Each patient's opt-outs after the event (HELP changes none), and the consent change
+    kept for each, with its source and time."""
+    rows = []
+    for patient in patients:
+        values = writes.patient(patient)
+        if event.change != "asked_for_help":
+            values["opt_outs"] = rules.with_consent(
+                values["opt_outs"] or [], event.channel, event.change
+            )
+        rows.append(
+            {
+                "org_id": org_id,
+                "id": f"consent-{secrets.token_hex(8)}",
+                "patient_id": patient.id,
+                "channel": event.channel,
+                "change": event.change,
+                "source": event.source[:64],
+                "at": event.at,
+            }
+        )
+    return rows
 
 
 def receive_inbound_sms(
@@ -287,14 +293,7 @@ def receive_inbound_sms(
             key, "twilio", "sms", number, keyword, at, "twilio inbound SMS"
         )
         targets = [patient] if keyword == "asked_for_help" else patients
-        consent_rows = []
-        for one in targets:
-            values = writes.patient(one)
-            if keyword != "asked_for_help":
-                values["opt_outs"] = rules.with_consent(values["opt_outs"] or [], "sms", keyword)
-            consent_rows.append(_consent_row(org_id, one.id, consent_event, keyword))
-            received.consent.append(one.id)
-        repository.add_consent(session, consent_rows)
+        repository.add_consent(session, _consent_changes(org_id, targets, consent_event, writes))
     writes.write(session, org_id)
     return received
 
