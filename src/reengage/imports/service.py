@@ -126,6 +126,11 @@ class Report:
     deriving_seconds: float = 0.0
     kept: bool = False
 
+    @property
+    def keeps_nothing(self) -> bool:
+        """A record was refused and the valid ones are not kept: nothing will be."""
+        return self.problem_count > 0 and not self.keep_valid
+
     def note(self, found: Found) -> None:
         if found.refused:
             self.problem_count += 1
@@ -190,7 +195,7 @@ def run(
         state.failed = True
     if progress:
         progress("reading", source.total, source.total, report.records_read)
-    failed = state.failed or (report.problem_count > 0 and not keep_valid)
+    failed = state.failed or report.keeps_nothing
     if not failed and not dry_run:
 
         def deriving(done: int, total: int) -> None:
@@ -283,7 +288,7 @@ class _State:
     def flush(self) -> None:
         if not self.size:
             return
-        if self.report.problem_count and not self.report.keep_valid:
+        if self.report.keeps_nothing:
             # A record was refused on its own: nothing will be kept, so nothing more is
             # written (what names the refused patient would break its foreign key), but every
             # record is still checked, for the report.
