@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import fastapi_offline
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -16,15 +19,18 @@ from sqlalchemy import Engine
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from reengage import health
+from reengage.alerts.endpoints import router as alerts_router
 from reengage.api_document import document_errors
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.auth.throttle import KeyFailures
-from reengage.config import Settings, get_settings
+from reengage.config import Settings, base_url, get_settings
 from reengage.dashboard import endpoints as dashboard
 from reengage.db import migrate
 from reengage.db.engine import make_engine, make_sessionmaker
 from reengage.errors import UnexpectedErrorMiddleware, install_error_handlers
 from reengage.imports.endpoints import router as imports_router
+from reengage.jobs import process
+from reengage.jobs.endpoints import router as jobs_router
 from reengage.limits import AdmissionMiddleware, BodyLimitMiddleware
 from reengage.logs import configure as configure_logging
 from reengage.orgs.endpoints import router as orgs_router
@@ -40,10 +46,26 @@ from reengage.seed_examples import restore_seed_examples
 bearer = HTTPBearer(auto_error=False, description="An org API key: rk_<id>_<secret>")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, scheduler: bool = False
+) -> FastAPI:
+    """``scheduler``: run the jobs (``reengage.jobs``) in a thread while the app serves."""
     settings = settings or get_settings()
     engine = engine or make_engine(settings.database_url)
+    found_settings, found_engine = settings, engine
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = process.scheduler(found_settings, found_engine) if scheduler else None
+        if running is not None:
+            running.start()
+        yield
+        if running is not None:
+            # The job in hand is finished first (SIGTERM reaches here through uvicorn).
+            await anyio.to_thread.run_sync(running.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="reengage",
         summary="Patient reengagement analytics for outpatient clinics",
         version="0.1.0",
@@ -56,6 +78,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.metrics_token = settings.metrics_token
     app.state.secret_key = settings.secret_key
     app.state.public_url = settings.public_url
+    app.state.base_url = base_url(settings)
+    app.state.outbound = process.outbound(settings)
     app.state.key_failures = KeyFailures(
         settings.key_failures_per_client, settings.key_failures_per_org
     )
@@ -67,6 +91,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         outreach_router,
         imports_router,
         providers_endpoints.settings_router,
+        alerts_router,
+        jobs_router,
     )
     for router in api_routers:
         app.include_router(router, dependencies=[Depends(bearer)])
@@ -111,7 +137,8 @@ def serving_app() -> FastAPI:
     """
     settings = get_settings()
     configure_logging(settings.log_level)
-    application = create_app(settings)
+    engine = make_engine(settings.database_url)
+    application = create_app(settings, engine, scheduler=process.runs_in_server(settings, engine))
     gc.collect()
     gc.freeze()
     return application

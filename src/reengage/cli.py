@@ -1,4 +1,4 @@
-"""The ``reengage`` command: serve, db, orgs, keys, state, import, quickstart.
+"""The ``reengage`` command: serve, worker, db, orgs, keys, state, import, quickstart.
 
 Commands that create a key print it as the last line of their output, alone, so scripts can
 take it with ``tail -n 1``.
@@ -180,14 +180,13 @@ def state_today(
     100,000 patients)."""
     import time
 
-    from reengage.derived import stored_standings
+    from reengage import clock
     from reengage.risk import service
 
     with _sessions()() as session:
         for one in _org_ids(session, org_id):
             started = time.perf_counter()
-            where = service.scope(session, one, None)
-            stored = stored_standings.tally(session, where) is not None
+            stored = service.store_today(session, one, clock.now())
             session.commit()
             seconds = time.perf_counter() - started
             typer.echo(
@@ -332,6 +331,47 @@ def serve(
         serving.serve(host, port, workers)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over every org and job, then exit")
+    ] = False,
+    list_jobs: Annotated[bool, typer.Option("--list", help="List the jobs and exit")] = False,
+) -> None:
+    """Run the scheduled jobs (alert rules, digests, webhook deliveries, the nightly
+    standings, rebuilds after a settings change) until SIGTERM. On PostgreSQL, run one or
+    more beside `reengage serve`: each slot runs once, whichever worker takes it."""
+    from reengage.db.engine import make_engine
+    from reengage.jobs import catalog, process
+
+    if list_jobs:
+        for job in catalog.JOBS:
+            when = (
+                f"every {int(job.every.total_seconds() // 60)} minutes"
+                if job.every
+                else "daily"
+                if job.daily
+                else "when there is work"
+            )
+            typer.echo(f"{job.name}\t{when}")
+        return
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if not migrate.current_revision_is_head(settings.database_url):
+        _fail("the database schema is not current: run 'reengage db upgrade' first")
+    found = process.scheduler(settings, make_engine(settings.database_url), rebuild_workers=None)
+    if once:
+        for ran in found.run_once():
+            if ran.outcome in ("ran", "failed"):
+                typer.echo(f"{ran.org_id}\t{ran.job}\t{ran.slot or '-'}\t{ran.outcome}")
+        found.locks.close()
+        return
+    tick = settings.scheduler_tick_seconds
+    typer.echo(f"reengage worker: {len(catalog.JOBS)} jobs, a pass every {tick:g} s")
+    process.run_until_stopped(found)
+    typer.echo("reengage worker: stopped")
 
 
 @app.command()

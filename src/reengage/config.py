@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,27 @@ class Settings(BaseSettings):
     # The address providers call (e.g. https://reengage.example-clinic.au): Twilio signs the
     # full URL it called, which a reverse proxy hides from us. Empty: the request's own URL.
     public_url: str = ""
+    # Where the scheduler runs (alerts, the digest, webhooks, the nightly standings, the
+    # rebuild after a settings change): "auto" runs it inside `reengage serve` on SQLite
+    # and leaves it to `reengage worker` on PostgreSQL; "on" and "off" say so for serve.
+    scheduler: Literal["auto", "on", "off"] = "auto"
+    # Seconds between the scheduler's passes over the orgs (how soon a write's alerts come).
+    scheduler_tick_seconds: float = Field(default=10.0, ge=0.5, le=600)
+    # The SMTP server the digest goes through; empty host: no email is sent (each digest
+    # is logged as failed with that reason). security: starttls (port 587), tls (465), none.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "reengage@localhost"
+    # Seconds a webhook receiver or the SMTP server has to answer one attempt.
+    delivery_timeout_seconds: float = Field(default=10.0, ge=1, le=120)
+
+
+def base_url(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> str:
+    """Where people reach the dashboard: the links in emails."""
+    return settings.public_url.rstrip("/") or f"http://{host}:{port}"
 
 
 @lru_cache

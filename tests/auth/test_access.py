@@ -32,6 +32,8 @@ KINDS = {
     "communications": communication,
     "followups": followup,
 }
+NO_ALERT = "alr_0000000000000000"
+NO_ENDPOINT = "whe_0000000000000000"
 SEEDED_IDS = {"patients": "p1", "appointments": "a1", "communications": "c1", "followups": "f1"}
 
 
@@ -137,6 +139,69 @@ MATRIX.update(
             Call(lambda role: "/patients/prioritized", api="reengagement"),
             statuses(200, "admin", "staff"),
         ),
+        # The alert inbox names patients; a viewer sees the counts and the rules.
+        ("GET", f"{ORG}/alerts"): (Call(lambda role: "/alerts"), statuses(200, "admin", "staff")),
+        ("GET", f"{ORG}/alerts/summary"): (
+            Call(lambda role: "/alerts/summary"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
+        ("GET", f"{ORG}/alerts/rules"): (
+            Call(lambda role: "/alerts/rules"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
+        ("PATCH", f"{ORG}/alerts/rules"): (
+            Call(lambda role: "/alerts/rules", lambda role: {"critical_share": {"above_pct": 6}}),
+            statuses(200, "admin"),
+        ),
+        ("GET", f"{ORG}/alerts/{{alert_id}}"): (
+            Call(lambda role: f"/alerts/{NO_ALERT}"),
+            statuses(404, "admin", "staff"),
+        ),
+        ("POST", f"{ORG}/alerts/{{alert_id}}/acknowledge"): (
+            Call(lambda role: f"/alerts/{NO_ALERT}/acknowledge"),
+            statuses(404, "admin", "staff"),
+        ),
+        ("POST", f"{ORG}/alerts/{{alert_id}}/resolve"): (
+            Call(lambda role: f"/alerts/{NO_ALERT}/resolve"),
+            statuses(404, "admin", "staff"),
+        ),
+        ("GET", f"{ORG}/webhook-endpoints"): (
+            Call(lambda role: "/webhook-endpoints"),
+            statuses(200, "admin"),
+        ),
+        ("POST", f"{ORG}/webhook-endpoints"): (
+            Call(
+                lambda role: "/webhook-endpoints",
+                lambda role: {"url": f"http://127.0.0.1:9/{role}"},
+            ),
+            statuses(201, "admin"),
+        ),
+        ("GET", f"{ORG}/webhook-endpoints/{{endpoint_id}}"): (
+            Call(lambda role: f"/webhook-endpoints/{NO_ENDPOINT}"),
+            statuses(404, "admin"),
+        ),
+        ("PATCH", f"{ORG}/webhook-endpoints/{{endpoint_id}}"): (
+            Call(
+                lambda role: f"/webhook-endpoints/{NO_ENDPOINT}", lambda role: {"description": role}
+            ),
+            statuses(404, "admin"),
+        ),
+        ("DELETE", f"{ORG}/webhook-endpoints/{{endpoint_id}}"): (
+            Call(lambda role: f"/webhook-endpoints/{NO_ENDPOINT}"),
+            statuses(404, "admin"),
+        ),
+        ("POST", f"{ORG}/webhook-endpoints/{{endpoint_id}}/rotate-secret"): (
+            Call(lambda role: f"/webhook-endpoints/{NO_ENDPOINT}/rotate-secret"),
+            statuses(404, "admin"),
+        ),
+        ("POST", f"{ORG}/webhook-endpoints/{{endpoint_id}}/test"): (
+            Call(lambda role: f"/webhook-endpoints/{NO_ENDPOINT}/test"),
+            statuses(404, "admin"),
+        ),
+        # No recipients are configured: the admin learns so (409).
+        ("POST", f"{ORG}/digest/test"): (Call(lambda role: "/digest/test"), statuses(409, "admin")),
+        ("GET", f"{ORG}/deliveries"): (Call(lambda role: "/deliveries"), statuses(200, "admin")),
+        ("GET", f"{ORG}/jobs"): (Call(lambda role: "/jobs"), statuses(200, "admin")),
     }
 )
 

@@ -30,6 +30,18 @@ DEFAULTS = {
             "outreach_bookings_increase_pct": 25.0,
         },
     },
+    # The defaults: every rule on, the seed's 5% and 70%, the digest at 07:30.
+    "alerts": {
+        "missed_appointment": {"enabled": True},
+        "failed_contact": {"enabled": True},
+        "followup_overdue": {"enabled": True},
+        "turned_critical": {"enabled": True},
+        "critical_share": {"enabled": True, "above_pct": 5.0},
+        "low_conversion": {"enabled": True, "below_pct": 70.0, "days": 30},
+        "at_risk_rising": {"enabled": True, "days": 3},
+        "webhook_disabled": {"enabled": True},
+    },
+    "digest": {"enabled": True, "recipients": [], "at": "07:30"},
 }
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # What each role may do. ``read_patients``: any response that names patients. ``import``:
-# whole files through ``POST .../imports`` (an integration's key, or an admin's).
+# whole files through ``POST .../imports`` (an integration's key, or an admin's). ``alerts``:
+# acknowledging and resolving alerts (people's keys, not an integration's).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"analytics", "read_patients", "write", "settings", "keys", "import"}),
-    "staff": frozenset({"analytics", "read_patients", "write"}),
+    "admin": frozenset(
+        {"analytics", "read_patients", "write", "alerts", "settings", "keys", "import"}
+    ),
+    "staff": frozenset({"analytics", "read_patients", "write", "alerts"}),
     "ingest": frozenset({"write", "import"}),
     "viewer": frozenset({"analytics"}),
 }

@@ -224,6 +224,10 @@ def patient_ids(session: Session, org_id: str) -> list[str]:
     return list(session.scalars(stmt))
 
 
+def patient_count(session: Session, org_id: str) -> int:
+    return int(session.scalar(select(func.count()).where(Patient.org_id == org_id)) or 0)
+
+
 def patients_with_attempts_between(
     session: Session, org_id: str, since: datetime, until: datetime
 ) -> list[str]:

@@ -19,7 +19,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from sqlalchemy.orm import Session
 
-from reengage.derived import histories, rollup_table, rollups, status, stored_standings
+from reengage.derived import (
+    alert_checks,
+    histories,
+    rollup_table,
+    rollups,
+    status,
+    stored_standings,
+)
 from reengage.derived.histories import PackedHistory
 from reengage.derived.rows import DerivedRows, Written, derive, derive_packed, insert_derived
 from reengage.derived.rows import replace as replace_rows
@@ -50,6 +57,7 @@ def refresh(
     replace_rows(session, org_id, ids, rows)
     rollup_table.add(session, org_id, rollups.difference(written.sums, old))
     status.extend(session, org_id, written.latest_at)
+    alert_checks.mark(session, org_id, ids)
     # Last: it may wait for a read bringing the standings up to date (see ``invalidate``).
     stored_standings.invalidate(session, org_id, ids)
     observe_derived("refresh", len(ids), time.perf_counter() - started)

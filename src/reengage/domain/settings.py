@@ -115,6 +115,95 @@ class Kpis(BaseModel):
         return self
 
 
+# --- alerts (the rules themselves are ``domain.alerts``) ---
+
+
+class AlertRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: StrictBool = True
+
+
+class CriticalShareRule(AlertRule):
+    above_pct: float = Field(5.0, ge=0, le=100, allow_inf_nan=False)
+
+
+class ConversionRule(AlertRule):
+    below_pct: float = Field(70.0, ge=0, le=100, allow_inf_nan=False)
+    days: DayCount = Field(30, ge=7, le=365)
+
+
+class RisingRule(AlertRule):
+    days: DayCount = Field(3, ge=2, le=30)
+
+
+class AlertRules(BaseModel):
+    """Which rules run, and their thresholds: every rule is on by default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    missed_appointment: AlertRule = AlertRule()
+    failed_contact: AlertRule = AlertRule()
+    followup_overdue: AlertRule = AlertRule()
+    turned_critical: AlertRule = AlertRule()
+    critical_share: CriticalShareRule = CriticalShareRule()
+    low_conversion: ConversionRule = ConversionRule()
+    at_risk_rising: RisingRule = RisingRule()
+    webhook_disabled: AlertRule = AlertRule()
+
+    def enabled(self, rule: str) -> bool:
+        found: AlertRule = getattr(self, rule)
+        return found.enabled
+
+
+DIGEST_TIME = "07:30"
+
+
+class Digest(BaseModel):
+    """The daily email: to whom, and at what local time (the org's timezone)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: StrictBool = True
+    recipients: list[str] = Field(default_factory=list, max_length=50)
+    at: str = DIGEST_TIME
+
+    @field_validator("at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        parts = value.split(":")
+        if (
+            len(parts) != 2
+            or not all(p.isdigit() and len(p) == 2 for p in parts)
+            or not (int(parts[0]) < 24 and int(parts[1]) < 60)
+        ):
+            raise ValueError("must be a local time, HH:MM (24-hour), such as '07:30'")
+        return value
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not is_email_address(address):
+                raise ValueError(f"'{address}' is not an email address (name@example.org)")
+        return value
+
+    def clock(self) -> tuple[int, int]:
+        hours, minutes = self.at.split(":")
+        return int(hours), int(minutes)
+
+
+def is_email_address(value: str) -> bool:
+    """A deliverable-looking address: one @, something on each side, a dot in the domain, no
+    spaces or header-breaking characters (the address goes into a mail header)."""
+    if not isinstance(value, str) or len(value) > 254 or value != value.strip():
+        return False
+    if any(c in value for c in " \t\r\n,;<>\"'()[]\\"):
+        return False
+    local, at, domain = value.rpartition("@")
+    return bool(at and local and "@" not in local and "." in domain.strip("."))
+
+
 class OrgSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -126,6 +215,8 @@ class OrgSettings(BaseModel):
     # How many patients the team can contact in a week: the size of this week's target.
     weekly_contact_target: DayCount = Field(25, ge=1, le=1000, strict=True)
     kpis: Kpis = Kpis()
+    alerts: AlertRules = AlertRules()
+    digest: Digest = Digest()
 
     @field_validator("timezone")
     @classmethod

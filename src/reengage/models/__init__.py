@@ -1,5 +1,6 @@
 """One module per table; importing this package registers every table on ``Base.metadata``."""
 
+from reengage.models.alert import Alert, AlertCheck, Delivery, DeliveryAttempt, WebhookEndpoint
 from reengage.models.api_key import ApiKey
 from reengage.models.appointment import Appointment
 from reengage.models.attempt_outcome import AttemptOutcome
@@ -10,6 +11,7 @@ from reengage.models.dashboard_session import DashboardSession
 from reengage.models.derived_status import DerivedStatus
 from reengage.models.followup import Followup
 from reengage.models.import_job import ImportJob
+from reengage.models.job_run import JobRun
 from reengage.models.org import Org
 from reengage.models.patient import Patient
 from reengage.models.patient_state import PatientState
@@ -18,6 +20,8 @@ from reengage.models.risk_span import RiskSpan
 from reengage.models.standing import Standing
 
 __all__ = [
+    "Alert",
+    "AlertCheck",
     "ApiKey",
     "Appointment",
     "AttemptOutcome",
@@ -26,9 +30,12 @@ __all__ = [
     "ConsentChange",
     "DailyRollup",
     "DashboardSession",
+    "Delivery",
+    "DeliveryAttempt",
     "DerivedStatus",
     "Followup",
     "ImportJob",
+    "JobRun",
     "Org",
     "Patient",
     "PatientState",
@@ -36,4 +43,5 @@ __all__ = [
     "ProviderEvent",
     "RiskSpan",
     "Standing",
+    "WebhookEndpoint",
 ]

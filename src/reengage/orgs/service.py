@@ -11,10 +11,13 @@ from reengage import clock
 from reengage.auth import repository
 from reengage.auth.service import AuthError
 from reengage.db.locks import lock_org_writes
-from reengage.derived import status, upkeep
+from reengage.derived import histories, status, upkeep
 from reengage.domain.settings import OrgSettings, merge_patch
 from reengage.models import Org
 
+# Patients an org may have for a settings change to rebuild its derived rows in the request
+# (well under a second); above, the scheduler does it.
+INLINE_REBUILD_MOST = 1000
 ORG_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]{1,62}$")
 
 
@@ -51,6 +54,17 @@ def org_exists(session: Session, org_id: str) -> bool:
     return repository.get_org(session, org_id) is not None
 
 
+def org_ids(session: Session) -> list[str]:
+    return [org.id for org in repository.list_orgs(session)]
+
+
+def get_org(session: Session, org_id: str) -> Org:
+    org = repository.get_org(session, org_id)
+    if org is None:
+        raise LookupError(org_id)
+    return org
+
+
 def get_settings(session: Session, org_id: str) -> OrgSettings:
     org = repository.get_org(session, org_id)
     if org is None:
@@ -71,7 +85,14 @@ def patch_settings(session: Session, org_id: str, patch: dict[str, Any]) -> OrgS
     updated = OrgSettings.model_validate(merge_patch(current.model_dump(mode="json"), patch))
     org.settings = updated.model_dump(mode="json")
     session.flush()
-    if updated.derivation_key() != current.derivation_key():
-        # Derived rows hold days in the org's timezone and tiers under its thresholds.
+    # Derived rows hold days in the org's timezone and tiers under its thresholds: rows under
+    # the old key no longer answer (``derived.freshness``), so every answer comes from the
+    # histories until they are rebuilt. A small org is rebuilt here; a larger one by the
+    # scheduler's ``derived-rebuild`` (seconds later), so that this answers at once whatever
+    # the org's size.
+    if (
+        updated.derivation_key() != current.derivation_key()
+        and histories.patient_count(session, org_id) <= INLINE_REBUILD_MOST
+    ):
         upkeep.rebuild(session, org_id, updated)
     return updated

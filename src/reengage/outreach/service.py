@@ -250,6 +250,36 @@ def _tiers(sources: TrendSources, day: date, instant: datetime, where: Scope) ->
     return counts
 
 
+# --- what the org's alert rules judge ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertFigures:
+    """Counted where performance and trends count theirs (the same sources, one Freshness)."""
+
+    tally: Tally
+    funnel: OutreachCounts  # the conversion window's attempts
+    at_risk_day_ends: list[int]  # at the end of each of the days before today, oldest first
+
+
+def alert_figures(
+    session: Session, where: Scope, conversion_days: int, rising_days: int
+) -> AlertFigures:
+    fresh = Freshness(session, where)
+    derived, rest = rollups.counts_for(fresh)
+    funnel = window_counts(rest, where.as_of, where.settings, conversion_days)
+    first = window_first_day(where.as_of, where.settings.zone(), conversion_days)
+    funnel.add(derived.funnels(first, where.today))
+    sources = TrendSources(histories=rest, derived_tiers=derived.tiers_at_day_end)
+    zone = where.settings.zone()
+    day_ends = []
+    for back in range(rising_days + 1, 0, -1):
+        day = where.today - timedelta(days=back)
+        tiers = _tiers(sources, day, end_of_day(day, zone), where)
+        day_ends.append(sum(tiers[t] for t in AT_RISK_TIERS))
+    return AlertFigures(risk_service.tally(fresh), funnel, day_ends)
+
+
 # --- /overview ------------------------------------------------------------------------------
 
 CountAt = Callable[[Scope], overview_rules.Reengagement]  # the success-rate counts as of a scope

@@ -64,6 +64,14 @@ def scope(session: Session, org_id: str, as_of: str | None) -> Scope:
     return Scope(org_id, settings, instant)
 
 
+def store_today(session: Session, org_id: str, now: datetime) -> bool:
+    """Bring the org's stored standings up to ``now`` (the day's first request would
+    otherwise pay for it); False when they cannot be (records dated after now, or derived
+    rows that need a rebuild). Commits what it stores, as a read catching up does."""
+    where = Scope(org_id, orgs_service.get_settings(session, org_id), now)
+    return stored_standings.tally(session, where) is not None
+
+
 def standings_of(histories: Iterable[PatientHistory], where: Scope) -> list[Standing]:
     """The population patients' standings from their whole histories."""
     return [
