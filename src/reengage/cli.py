@@ -339,6 +339,9 @@ def worker(
         bool, typer.Option("--once", help="One pass over every org and job, then exit")
     ] = False,
     list_jobs: Annotated[bool, typer.Option("--list", help="List the jobs and exit")] = False,
+    org: Annotated[
+        list[str] | None, typer.Option("--org", help="Only this org (repeat for several)")
+    ] = None,
 ) -> None:
     """Run the scheduled jobs (alert rules, digests, webhook deliveries, the nightly
     standings, rebuilds after a settings change) until SIGTERM. On PostgreSQL, run one or
@@ -361,7 +364,12 @@ def worker(
     configure_logging(settings.log_level)
     if not migrate.current_revision_is_head(settings.database_url):
         _fail("the database schema is not current: run 'reengage db upgrade' first")
-    found = process.scheduler(settings, make_engine(settings.database_url), rebuild_workers=None)
+    engine = make_engine(settings.database_url)
+    if org:
+        with make_sessionmaker(engine)() as session:
+            for one in org:
+                _org_ids(session, one)
+    found = process.scheduler(settings, engine, rebuild_workers=None, orgs=org)
     if once:
         for ran in found.run_once():
             if ran.outcome in ("ran", "failed"):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from types import FrameType
 
 from sqlalchemy import Engine
@@ -32,14 +33,19 @@ def outbound(settings: Settings) -> Outbound:
     return Outbound(settings.secret_key, mailer, settings.delivery_timeout_seconds)
 
 
-def scheduler(settings: Settings, engine: Engine, rebuild_workers: int | None = 0) -> Scheduler:
+def scheduler(
+    settings: Settings,
+    engine: Engine,
+    rebuild_workers: int | None = 0,
+    orgs: Sequence[str] | None = None,
+) -> Scheduler:
     context = Context(
         sessions=make_sessionmaker(engine),
         outbound=outbound(settings),
         base_url=base_url(settings),
         rebuild_workers=rebuild_workers,
     )
-    return Scheduler(context, engine, JOBS, settings.scheduler_tick_seconds)
+    return Scheduler(context, engine, JOBS, settings.scheduler_tick_seconds, orgs)
 
 
 def runs_in_server(settings: Settings, engine: Engine) -> bool:

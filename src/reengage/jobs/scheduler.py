@@ -37,7 +37,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
@@ -209,8 +209,17 @@ class Ran:
 
 
 class Scheduler:
-    def __init__(self, context: Context, engine: Engine, jobs: tuple[Job, ...], tick: float = 10.0):
+    def __init__(
+        self,
+        context: Context,
+        engine: Engine,
+        jobs: tuple[Job, ...],
+        tick: float = 10.0,
+        orgs: Sequence[str] | None = None,
+    ):
+        """``orgs``: only these (``reengage worker --org``); None: every org."""
         self.context = context
+        self.only = list(orgs) if orgs is not None else None
         self.jobs = jobs
         self.tick = tick
         self.locks = locks_for(engine)
@@ -223,7 +232,7 @@ class Scheduler:
         if not self.locks.leader():
             return []
         with self.context.sessions() as session:
-            orgs = orgs_service.org_ids(session)
+            orgs = self.only if self.only is not None else orgs_service.org_ids(session)
         done: list[Ran] = []
         for org_id in orgs:
             for job in self.jobs:
