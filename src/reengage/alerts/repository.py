@@ -116,7 +116,7 @@ def opened_between(
     a = Alert
     stmt = (
         select(a.rule, func.count())
-        .where(a.org_id == org_id, a.opened_at >= start, a.opened_at < end)
+        .where(a.org_id == org_id, a.opened_at >= start, a.opened_at <= end)
         .group_by(a.rule)
     )
     return [(rule, int(n)) for rule, n in session.execute(stmt)]
