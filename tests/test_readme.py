@@ -171,3 +171,17 @@ def test_the_error_example_is_the_answer_to_its_batch(app: FastAPI, org: OrgFixt
         )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == example
+
+
+def test_every_alert_rule_and_job_is_documented() -> None:
+    """The rules' table is the domain's own words (``domain.alerts.RULES``), and each job of
+    the scheduler has its row."""
+    from reengage.domain.alerts import RULES
+    from reengage.jobs.catalog import JOBS
+
+    section = _section("Alerts")
+    missing = [
+        r.name for r in RULES if f"| `{r.name}` | {r.kind} | {r.holds_when} |" not in section
+    ]
+    missing += [job.name for job in JOBS if f"| `{job.name}` |" not in section]
+    assert missing == []

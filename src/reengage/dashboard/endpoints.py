@@ -19,11 +19,14 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.types import Scope as AsgiScope
 
-from reengage import audit
+from reengage import audit, clock
+from reengage.alerts import repository as alerts_repository
+from reengage.alerts import service as alerts_service
 from reengage.auth.throttle import Throttled
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
 from reengage.db.session import KeepsWrites, SessionDep
+from reengage.domain import alerts as alert_rules
 from reengage.domain import provider_events
 from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
@@ -435,6 +438,97 @@ def complete_followup(
             session, where.org_id, patient, followup_id
         ),
     )
+
+
+# --- the alert inbox --------------------------------------------------------------------------
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alert_inbox(request: Request, session: DbSession, user: User) -> Response:
+    """Open alerts, newest first (``?rule=`` filters, ``?state=resolved`` shows the resolved
+    ones); a viewer sees the counts per rule only."""
+    org_id = user.principal.org_id
+    counts = alerts_service.counts(session, org_id)
+    rule = request.query_params.get("rule") or None
+    state = request.query_params.get("state") or None
+    if rule is not None and rule not in alert_rules.BY_NAME:
+        raise PageError(404, "No such alert rule.")
+    if state not in (None, "resolved"):
+        raise PageError(404, "No such alert state.")
+    rows: list[Any] = []
+    names: dict[str, str] = {}
+    total = 0
+    if user.sees_patients:
+        states = ["resolved"] if state else list(alerts_repository.OPEN_STATES)
+        total, rows = alerts_repository.listed(
+            session,
+            org_id,
+            states=states,
+            rules=[rule] if rule else None,
+            patient_id=None,
+            limit=200,
+            offset=0,
+        )
+        ids = [a.patient_id for a in rows if a.patient_id]
+        names = queries.patient_names(session, org_id, ids)
+        audit.record_access(session, request, user.principal, "read", ids)
+    where = _scope(session, user)
+    return render(
+        request,
+        "alerts.html",
+        user,
+        page="alerts",
+        counts=counts,
+        rules=alert_rules.RULES,
+        rule=rule,
+        state=state,
+        alerts=rows,
+        total=total,
+        names=names,
+        zone=where.settings.zone(),
+        shown_at=where.shown(),
+        done=request.query_params.get("done"),
+    )
+
+
+@router.post("/alerts/{alert_id}/{action}")
+def act_on_alert(
+    request: Request,
+    session: DbSession,
+    user: User,
+    alert_id: str,
+    action: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "/alerts",
+) -> Response:
+    check_csrf(user, csrf_token)
+    if not user.may_act_on_alerts:
+        raise PageError(403, "This key may not acknowledge or resolve alerts.")
+    do = {"acknowledge": alerts_service.acknowledge, "resolve": alerts_service.resolve}.get(action)
+    if do is None:
+        raise PageError(404, "No such action.")
+    try:
+        alert = do(session, user.principal.org_id, alert_id, user.principal.key_id, clock.now())
+    except LookupError:
+        raise PageError(404, "No such alert in this clinic.") from None
+    except alerts_service.AlertStateError as exc:
+        session.rollback()
+        return _back_to(back, str(exc))
+    short = "ack" if action == "acknowledge" else "resolve"
+    audit.record_access(
+        session,
+        request,
+        user.principal,
+        f"alert_{short}",
+        [alert.patient_id] if alert.patient_id else [],
+    )
+    return _back_to(back, "Acknowledged." if action == "acknowledge" else "Resolved.")
+
+
+def _back_to(back: str, done: str) -> Response:
+    target = views.safe_next(back).split("?done=")[0].split("&done=")[0]
+    joiner = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{joiner}{urlencode({'done': done})}", status_code=303)
 
 
 @router.get("/performance", response_class=HTMLResponse)

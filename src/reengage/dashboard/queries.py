@@ -45,3 +45,11 @@ def patient_records(session: Session, org_id: str, patient_id: str) -> PatientRe
         followups=newest_first(Followup, Followup.due_at),
         consent_changes=newest_first(ConsentChange, ConsentChange.at),
     )
+
+
+def patient_names(session: Session, org_id: str, ids: list[str]) -> dict[str, str]:
+    """The names of these patients (a page of the alert inbox: at most a few hundred)."""
+    if not ids:
+        return {}
+    stmt = select(Patient.id, Patient.name).where(Patient.org_id == org_id, Patient.id.in_(ids))
+    return {pid: name for pid, name in session.execute(stmt)}

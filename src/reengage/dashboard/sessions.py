@@ -51,6 +51,10 @@ class SignedIn:
     def may_write(self) -> bool:
         return self.principal.may("write")
 
+    @property
+    def may_act_on_alerts(self) -> bool:
+        return self.principal.may("alerts")
+
 
 def csrf_token(token: str) -> str:
     """Derived from the session's secret: only a page served to that session can know it."""

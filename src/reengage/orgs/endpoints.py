@@ -13,6 +13,7 @@ from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain.settings import (
+    AlertRules,
     Benchmarks,
     Kpis,
     KpiTargets,
@@ -70,6 +71,32 @@ PATCH_SCHEMA = _object_of(
             )
         ),
         "weekly_contact_target": _nullable(_bounds(OrgSettings, "weekly_contact_target")),
+        "alerts": _nullable(
+            _object_of(
+                {
+                    name: _nullable(
+                        _object_of(
+                            {
+                                field: _nullable(_bounds(type(rule), field))
+                                for field in type(rule).model_fields
+                            }
+                        )
+                    )
+                    for name, rule in AlertRules()
+                }
+            )
+        ),
+        "digest": _nullable(
+            _object_of(
+                {
+                    "enabled": _nullable({"type": "boolean"}),
+                    "recipients": _nullable(
+                        {"type": "array", "items": {"type": "string"}, "maxItems": 50}
+                    ),
+                    "at": _nullable({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"}),
+                }
+            )
+        ),
         "kpis": _nullable(
             _object_of(
                 {
