@@ -287,6 +287,7 @@ class Scheduler:
             self.run_once()
             self.stopping.wait(self.tick)
         self.locks.close()
+        log.info("scheduler stopped")
 
     # In a thread of ``reengage serve``.
     def start(self) -> None:
