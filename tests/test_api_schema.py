@@ -41,6 +41,8 @@ RULES = (
     (re.compile(r"kpis"), "value_error", "baseline"),  # both dates or neither, in order
     (re.compile(r"\w+\[\d+\]\.id"), "duplicate", "appears twice"),
     (re.compile(r"secret"), "value_error", "verification key"),  # SendGrid's: a public key
+    (re.compile(r"digest\.recipients"), "value_error", "is not an email address"),
+    (re.compile(r"digest\.at"), "value_error", "must be a local time"),
 )
 ACCEPTED = {200, 201, 202, 401, 403, 404, 409, 429}
 

@@ -35,6 +35,7 @@ from reengage.db.session import SessionDep
 from reengage.errors import pattern, problem_dict, problems_from_pydantic
 from reengage.models import Delivery
 from reengage.orgs import service as orgs_service
+from reengage.orgs.endpoints import ALERTS_PATCH_SCHEMA
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["alerts"], route_class=PermissionFirst)
 
@@ -112,6 +113,9 @@ def get_rules(org_id: OrgId, session: SessionDep, _: Counter) -> RulesOut:
     "/alerts/rules",
     response_model=RulesOut,
     summary="Change the rules (a JSON merge patch of the settings' `alerts`)",
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": ALERTS_PATCH_SCHEMA}}}
+    },
 )
 def patch_rules(
     org_id: OrgId,
@@ -242,9 +246,6 @@ def change_endpoint(
     org_id: OrgId, endpoint_id: EndpointId, body: EndpointChange, session: SessionDep, _: Admin
 ) -> Any:
     changes = body.model_dump(exclude_unset=True)
-    for name in ("url", "rules", "enabled"):
-        if name in changes and changes[name] is None:
-            raise HTTPException(422, [problem_dict(("body", name), "must not be null", "invalid")])
     try:
         return webhooks.change(session, org_id, endpoint_id, changes)
     except LookupError:

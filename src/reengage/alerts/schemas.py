@@ -8,8 +8,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from reengage.domain import alerts as rules
+from reengage.errors import pattern
 from reengage.plain_text import ShortText
 
+# http or https, a host, no user name or password (``alerts.webhooks.check_url`` says why).
+URL_PATTERN = pattern(
+    r"^https?://[^\s/@:?#]+(:[0-9]{1,5})?([/?#]\S*)?$",
+    "must be an http:// or https:// URL with a host (and no user name or password)",
+)
 RuleName = Literal[
     "missed_appointment",
     "failed_contact",
@@ -95,7 +101,9 @@ def rules_out(org_id: str, settings: Any) -> RulesOut:
 class EndpointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2000, examples=["https://hooks.example-clinic.au/reengage"])
+    url: str = Field(
+        max_length=2000, pattern=URL_PATTERN, examples=["https://hooks.example-clinic.au/reengage"]
+    )
     rules: list[RuleName] = Field(
         default_factory=list, description="The rules whose alerts it receives; empty: all."
     )
@@ -105,10 +113,11 @@ class EndpointIn(BaseModel):
 class EndpointChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, max_length=2000)
-    rules: list[RuleName] | None = None
+    # Absent: unchanged (null is no URL, no rule list, no state: refused).
+    url: str = Field(None, max_length=2000, pattern=URL_PATTERN)  # type: ignore[assignment]
+    rules: list[RuleName] = Field(None)  # type: ignore[arg-type]
     description: ShortText | None = None
-    enabled: bool | None = Field(
+    enabled: bool = Field(  # type: ignore[assignment]
         None, description="false stops deliveries; true (re-)enables and resets its failures."
     )
 

@@ -49,6 +49,18 @@ def _bounds(model: type[BaseModel], name: str) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k in ("type", "minimum", "maximum")}
 
 
+# What a PATCH of the alert rules may carry (also ``PATCH /alerts/rules``' body).
+ALERTS_PATCH_SCHEMA = _object_of(
+    {
+        name: _nullable(
+            _object_of(
+                {field: _nullable(_bounds(type(rule), field)) for field in type(rule).model_fields}
+            )
+        )
+        for name, rule in AlertRules()
+    }
+)
+
 # What a PATCH may carry, read from the settings' own models (the request is a merge patch
 # of any subset, so every key is optional and null, which restores the default). Thresholds
 # must also increase, after the merge: a rule a schema cannot state, answered 422.
@@ -71,21 +83,7 @@ PATCH_SCHEMA = _object_of(
             )
         ),
         "weekly_contact_target": _nullable(_bounds(OrgSettings, "weekly_contact_target")),
-        "alerts": _nullable(
-            _object_of(
-                {
-                    name: _nullable(
-                        _object_of(
-                            {
-                                field: _nullable(_bounds(type(rule), field))
-                                for field in type(rule).model_fields
-                            }
-                        )
-                    )
-                    for name, rule in AlertRules()
-                }
-            )
-        ),
+        "alerts": _nullable(ALERTS_PATCH_SCHEMA),
         "digest": _nullable(
             _object_of(
                 {
