@@ -36,6 +36,7 @@ from reengage.errors import pattern, problem_dict, problems_from_pydantic
 from reengage.models import Delivery
 from reengage.orgs import service as orgs_service
 from reengage.orgs.endpoints import ALERTS_PATCH_SCHEMA
+from reengage.records.schemas import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/orgs/{org_id}", tags=["alerts"], route_class=PermissionFirst)
 
@@ -48,6 +49,7 @@ ALERT_ID = pattern(r"^alr_[0-9a-f]{16}$", "must be an alert id: alr_ and 16 hexa
 ENDPOINT_ID = pattern(
     r"^whe_[0-9a-f]{16}$", "must be an endpoint id: whe_ and 16 hexadecimal digits"
 )
+TARGET = pattern(r"^(digest|whe_[0-9a-f]{16})$", "must be an endpoint id (whe_...) or 'digest'")
 AlertId = Annotated[str, Path(pattern=ALERT_ID, description="The alert's id")]
 EndpointId = Annotated[str, Path(pattern=ENDPOINT_ID, description="The endpoint's id")]
 
@@ -68,7 +70,7 @@ def list_alerts(
     rule: Annotated[
         list[RuleName] | None, Query(description="Repeat for several; default all")
     ] = None,
-    patient_id: Annotated[str | None, Query(max_length=128)] = None,
+    patient_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertPage:
@@ -341,7 +343,7 @@ def list_deliveries(
     session: SessionDep,
     _: Admin,
     target: Annotated[
-        str | None, Query(max_length=32, description="An endpoint id, or 'digest'")
+        str | None, Query(pattern=TARGET, description="An endpoint id, or 'digest'")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveriesOut:
