@@ -3,12 +3,9 @@ resolve), each action audited; a viewer sees the counts and no one's name."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import Engine, select
 
 from reengage import clock
@@ -16,23 +13,8 @@ from reengage.db.engine import make_sessionmaker
 from reengage.jobs import catalog
 from reengage.models import AuditEntry
 from tests.alerts.helpers import run_job
-from tests.browser import watched_page
 from tests.factories import OVERVIEW_NOW as NOW
 from tests.factories import OrgFixture, appointment, patient
-from tests.live_server import live_server
-
-
-@pytest.fixture
-def site(app: FastAPI) -> Iterator[str]:
-    with clock.frozen_at(NOW), live_server(app) as base:
-        yield base
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:
-    with watched_page(browser, site) as watched:
-        yield watched.page
-    assert watched.foreign == [], f"the page asked for something elsewhere: {watched.foreign}"
 
 
 def sign_in_at(page: Page, site: str, key: str, path: str) -> None:

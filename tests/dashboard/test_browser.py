@@ -5,18 +5,12 @@ loopback port, on each test database.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
-import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from reengage import clock
-from tests.browser import watched_page
-from tests.factories import OVERVIEW_NOW as NOW
 from tests.factories import (
     OrgFixture,
     _clinic,
@@ -27,20 +21,6 @@ from tests.factories import (
     patient,
 )
 from tests.helpers import SUMMARY_KEYS
-from tests.live_server import live_server
-
-
-@pytest.fixture
-def site(app: FastAPI) -> Iterator[str]:
-    with clock.frozen_at(NOW), live_server(app) as base:
-        yield base
-
-
-@pytest.fixture
-def page(browser: Browser, site: str) -> Iterator[Page]:
-    with watched_page(browser, site) as watched:
-        yield watched.page
-    assert watched.foreign == [], f"the page asked for something elsewhere: {watched.foreign}"
 
 
 def api(site: str, org: OrgFixture, path: str, **params: Any) -> Any:
