@@ -43,6 +43,7 @@ RULES = (
     (re.compile(r"secret"), "value_error", "verification key"),  # SendGrid's: a public key
     (re.compile(r"digest\.recipients"), "value_error", "is not an email address"),
     (re.compile(r"digest\.at"), "value_error", "must be a local time"),
+    (re.compile(r"url"), "invalid", "is not a URL this server can call"),
 )
 ACCEPTED = {200, 201, 202, 401, 403, 404, 409, 429}
 

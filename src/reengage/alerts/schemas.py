@@ -13,7 +13,8 @@ from reengage.plain_text import ShortText
 
 # http or https, a host, no user name or password (``alerts.webhooks.check_url`` says why).
 URL_PATTERN = pattern(
-    r"^https?://[^\s/@:?#]+(:[0-9]{1,5})?([/?#]\S*)?$",
+    r"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(:([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"([/?#][!-~]*)?$",
     "must be an http:// or https:// URL with a host (and no user name or password)",
 )
 RuleName = Literal[

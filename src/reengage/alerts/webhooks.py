@@ -34,7 +34,11 @@ class EndpointError(ValueError):
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port past 65535 raises here, not at the first delivery)
+    except ValueError:
+        raise EndpointError("url", "is not a URL this server can call") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise EndpointError("url", "must be an http:// or https:// URL with a host")
     if parts.username or parts.password:
