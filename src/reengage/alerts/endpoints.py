@@ -4,6 +4,8 @@ a viewer sees the counts), the rules, the webhook endpoints, the deliveries and 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
@@ -195,6 +197,18 @@ def resolve(
 # --- webhook endpoints ------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _endpoint_refusals(endpoint_id: str) -> Iterator[None]:
+    """What the endpoint service refuses, as answers: 404 for an endpoint this org does not
+    have, 422 or 409 for a change the rules refuse."""
+    try:
+        yield
+    except LookupError:
+        raise HTTPException(404, f"no webhook endpoint '{endpoint_id}' in this org") from None
+    except webhooks.EndpointError as exc:
+        raise _endpoint_error(exc) from None
+
+
 def _endpoint_error(exc: webhooks.EndpointError) -> HTTPException:
     if exc.status == 422:
         return HTTPException(
@@ -235,10 +249,8 @@ def create_endpoint(
 
 @router.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut, summary="One endpoint")
 def get_endpoint(org_id: OrgId, endpoint_id: EndpointId, session: SessionDep, _: Admin) -> Any:
-    try:
+    with _endpoint_refusals(endpoint_id):
         return webhooks.get(session, org_id, endpoint_id)
-    except LookupError:
-        raise HTTPException(404, f"no webhook endpoint '{endpoint_id}' in this org") from None
 
 
 @router.patch(
@@ -248,12 +260,8 @@ def change_endpoint(
     org_id: OrgId, endpoint_id: EndpointId, body: EndpointChange, session: SessionDep, _: Admin
 ) -> Any:
     changes = body.model_dump(exclude_unset=True)
-    try:
+    with _endpoint_refusals(endpoint_id):
         return webhooks.change(session, org_id, endpoint_id, changes)
-    except LookupError:
-        raise HTTPException(404, f"no webhook endpoint '{endpoint_id}' in this org") from None
-    except webhooks.EndpointError as exc:
-        raise _endpoint_error(exc) from None
 
 
 @router.post(
@@ -264,12 +272,8 @@ def change_endpoint(
 def rotate_secret(
     org_id: OrgId, endpoint_id: EndpointId, session: SessionDep, request: Request, _: Admin
 ) -> EndpointWithSecret:
-    try:
+    with _endpoint_refusals(endpoint_id):
         made = webhooks.rotate(session, org_id, endpoint_id, request.app.state.secret_key)
-    except LookupError:
-        raise HTTPException(404, f"no webhook endpoint '{endpoint_id}' in this org") from None
-    except webhooks.EndpointError as exc:
-        raise _endpoint_error(exc) from None
     return EndpointWithSecret(
         **EndpointOut.model_validate(made.endpoint).model_dump(), secret=made.secret
     )
@@ -277,10 +281,8 @@ def rotate_secret(
 
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, summary="Remove an endpoint")
 def delete_endpoint(org_id: OrgId, endpoint_id: EndpointId, session: SessionDep, _: Admin) -> None:
-    try:
+    with _endpoint_refusals(endpoint_id):
         webhooks.remove(session, org_id, endpoint_id)
-    except LookupError:
-        raise HTTPException(404, f"no webhook endpoint '{endpoint_id}' in this org") from None
 
 
 @router.post(
@@ -291,12 +293,8 @@ def delete_endpoint(org_id: OrgId, endpoint_id: EndpointId, session: SessionDep,
 def test_endpoint(
     org_id: OrgId, endpoint_id: EndpointId, session: SessionDep, request: Request, _: Admin
 ) -> TestOut:
-    try:
+    with _endpoint_refusals(endpoint_id):
         tested = webhooks.test_send(session, org_id, endpoint_id, request.app.state.outbound)
-    except LookupError:
-        raise HTTPException(404, f"no webhook endpoint '{endpoint_id}' in this org") from None
-    except webhooks.EndpointError as exc:
-        raise _endpoint_error(exc) from None
     return TestOut(
         delivered=tested.attempt.ok, delivery=_delivery_out(tested.delivery, [tested.attempt])
     )
