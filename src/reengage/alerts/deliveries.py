@@ -86,6 +86,19 @@ class Outcome:
     error: str | None
     milliseconds: int
 
+    def logged(self, org_id: str, delivery_id: str, attempt: int, at: datetime) -> DeliveryAttempt:
+        """The attempt as the log keeps it."""
+        return DeliveryAttempt(
+            org_id=org_id,
+            delivery_id=delivery_id,
+            attempt=attempt,
+            at=at,
+            ok=self.ok,
+            status_code=self.status_code,
+            error=self.error,
+            milliseconds=self.milliseconds,
+        )
+
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A webhook is answered where it was sent: a redirect is a failed attempt (and could
@@ -194,19 +207,7 @@ def _record(session: Session, org_id: str, delivery_id: str, outcome: Outcome) -
         return
     now = clock.now()
     delivery.attempts += 1
-    repository.add_attempt(
-        session,
-        DeliveryAttempt(
-            org_id=org_id,
-            delivery_id=delivery_id,
-            attempt=delivery.attempts,
-            at=now,
-            ok=outcome.ok,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            milliseconds=outcome.milliseconds,
-        ),
-    )
+    repository.add_attempt(session, outcome.logged(org_id, delivery_id, delivery.attempts, now))
     delivery.lease_until = None
     if outcome.ok:
         delivery.state, delivery.finished_at, delivery.next_attempt_at = "delivered", now, None

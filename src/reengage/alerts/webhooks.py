@@ -220,16 +220,7 @@ def _logged(
         lease_until=None,
         finished_at=now,
     )
-    attempt = DeliveryAttempt(
-        org_id=org_id,
-        delivery_id=delivery_id,
-        attempt=1,
-        at=now,
-        ok=outcome.ok,
-        status_code=outcome.status_code,
-        error=outcome.error,
-        milliseconds=outcome.milliseconds,
-    )
+    attempt = outcome.logged(org_id, delivery_id, 1, now)
     session.add(row)
     session.add(attempt)
     session.flush()
