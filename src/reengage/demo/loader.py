@@ -90,6 +90,7 @@ def load_demo(
         # worker processes for a big clinic), in the same transaction: the demo appears
         # complete or not at all.
         write = bulk.writer(conn)
+        unanalysed = dict.fromkeys(counts, 0)
         settings = orgs_service.get_settings(session, org_id)
         with upkeep.OrgBuild(session, org_id, settings, patients, state_progress, workers) as build:
             for done, history in enumerate(
@@ -101,6 +102,13 @@ def load_demo(
                         rows = [row for h in chunk for row in _rows_of(h, table.name)]
                         write(table, rows)
                         counts[table.name] += len(rows)
+                        unanalysed[table.name] += len(rows)
+                    # The foreign keys' checks are planned once per connection, from the
+                    # statistics of the patients written so far: a scan of a table
+                    # believed tiny, which becomes quadratic as the org grows (100,000
+                    # patients took an hour). ANALYZE as the tables grow replans them.
+                    for name in statistics.keep_fresh(session, unanalysed):
+                        unanalysed[name] = 0
                     if progress is not None:
                         progress("patients", done, patients)
                     build.add([_packed(h) for h in chunk])
@@ -109,7 +117,7 @@ def load_demo(
         # Planner statistics for tables that just grew (cheap: sampled). Without them the
         # planner takes the derived tables for tiny and scans an org's whole index instead of
         # looking patients up by key.
-        grown = counts | dict.fromkeys(upkeep.DERIVED_TABLES, counts["patients"])
+        grown = unanalysed | dict.fromkeys(upkeep.DERIVED_TABLES, counts["patients"])
         statistics.keep_fresh(session, grown)
     return DemoSummary(
         patients=counts["patients"],
