@@ -238,7 +238,7 @@ def test_a_load_keeps_the_planner_statistics_fresh_as_the_tables_grow(
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's planner statistics")
     monkeypatch.setattr(loader, "CHUNK_PATIENTS", 600)
-    others = session.scalar(select(func.count()).select_from(Patient))
+    others = session.scalar(select(func.count()).select_from(Patient)) or 0
     believed: dict[int, float] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
