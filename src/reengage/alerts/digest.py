@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from reengage.alerts import repository
-from reengage.alerts.events import message_id
+from reengage.alerts.events import pending_delivery
 from reengage.domain import alerts as rules
 from reengage.domain.calendar import local_date, start_of_day
 from reengage.domain.scope import Scope
@@ -87,22 +87,6 @@ def enqueue(session: Session, org_id: str, now: datetime, base_url: str) -> str 
     if not settings.digest.enabled or not settings.digest.recipients:
         return None
     payload = compose(session, org_id, now, base_url)
-    delivery_id = message_id()
-    repository.add_deliveries(
-        session,
-        [
-            {
-                "org_id": org_id,
-                "id": delivery_id,
-                "channel": "email",
-                "target": "digest",
-                "event": "digest",
-                "payload": payload,
-                "state": "pending",
-                "attempts": 0,
-                "created_at": now,
-                "next_attempt_at": now,
-            }
-        ],
-    )
-    return delivery_id
+    row = pending_delivery(org_id, "email", "digest", "digest", payload, now)
+    repository.add_deliveries(session, [row])
+    return str(row["id"])

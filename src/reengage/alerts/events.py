@@ -4,6 +4,7 @@ putting one in the outbox for every endpoint that wants it, in the caller's tran
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -63,6 +64,25 @@ def message_id() -> str:
     return f"msg_{secrets.token_hex(12)}"
 
 
+def pending_delivery(
+    org_id: str, channel: str, target: str, event: str, payload: Any, now: datetime
+) -> dict[str, Any]:
+    """A new outbox row, due at once: how every message (an event, a digest) enters the
+    outbox, so that the sender sees them alike."""
+    return {
+        "org_id": org_id,
+        "id": message_id(),
+        "channel": channel,
+        "target": target,
+        "event": event,
+        "payload": payload,
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
 def enqueue_event(session: Session, event: dict[str, Any], only: str | None = None) -> int:
     """One delivery per enabled endpoint that takes this rule (or just ``only``); returns
     how many."""
@@ -70,18 +90,7 @@ def enqueue_event(session: Session, event: dict[str, Any], only: str | None = No
     rule = event["data"].get("alert", {}).get("rule")
     now = clock.now()
     rows = [
-        {
-            "org_id": org_id,
-            "id": message_id(),
-            "channel": "webhook",
-            "target": endpoint.id,
-            "event": event["type"],
-            "payload": event,
-            "state": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": now,
-        }
+        pending_delivery(org_id, "webhook", endpoint.id, event["type"], event, now)
         for endpoint in repository.endpoints(session, org_id)
         if (only is None and endpoint.enabled and (not endpoint.rules or rule in endpoint.rules))
         or endpoint.id == only
