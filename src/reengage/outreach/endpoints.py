@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
 
 from reengage import seed_examples
 from reengage.auth.dependencies import OrgId, PermissionFirst, require
@@ -108,11 +109,12 @@ def get_trends(
             json_schema_extra={"pattern": METRICS_PATTERN},
         ),
     ] = None,
-) -> Any:
+) -> JSONResponse:
     asked = _metrics(metrics)
     result = service.trends(session, scope(session, org_id, as_of), period, asked)
-    # What was not asked for is left out, not sent as null.
-    return result.model_dump(mode="json", exclude_none=True) | _nullable_parts(result)
+    # What was not asked for is left out, not sent as null. Already in JSON's types, so
+    # sent as it is: FastAPI's encoder would walk it again (a year's 365 days: 25 ms).
+    return JSONResponse(result.model_dump(mode="json", exclude_none=True) | _nullable_parts(result))
 
 
 def _metrics(raw: str | None) -> list[str]:
