@@ -23,6 +23,7 @@ from reengage.alerts.endpoints import router as alerts_router
 from reengage.api_document import document_errors
 from reengage.auth.middleware import ApiAuthMiddleware
 from reengage.auth.throttle import KeyFailures
+from reengage.checkins.endpoints import router as checkins_router
 from reengage.config import Settings, base_url, get_settings
 from reengage.dashboard import endpoints as dashboard
 from reengage.db import migrate
@@ -92,6 +93,7 @@ def create_app(
         imports_router,
         providers_endpoints.settings_router,
         alerts_router,
+        checkins_router,
         jobs_router,
     )
     for router in api_routers:

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     smtp_from: str = "reengage@localhost"
     # Seconds a webhook receiver or the SMTP server has to answer one attempt.
     delivery_timeout_seconds: float = Field(default=10.0, ge=1, le=120)
+    # Where the check-ins' providers answer: Twilio's REST API and SendGrid's v3 API (set
+    # them to reach the providers through an egress proxy).
+    twilio_api_url: str = "https://api.twilio.com"
+    sendgrid_api_url: str = "https://api.sendgrid.com"
 
 
 def base_url(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> str:

@@ -4,12 +4,22 @@ from dataclasses import dataclass
 
 # What each role may do. ``read_patients``: any response that names patients. ``import``:
 # whole files through ``POST .../imports`` (an integration's key, or an admin's). ``alerts``:
-# acknowledging and resolving alerts (people's keys, not an integration's).
+# acknowledging and resolving alerts (people's keys, not an integration's). ``checkins``:
+# approving or cancelling a day's check-in messages (people's keys too).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(
-        {"analytics", "read_patients", "write", "alerts", "settings", "keys", "import"}
+        {
+            "analytics",
+            "read_patients",
+            "write",
+            "alerts",
+            "checkins",
+            "settings",
+            "keys",
+            "import",
+        }
     ),
-    "staff": frozenset({"analytics", "read_patients", "write", "alerts"}),
+    "staff": frozenset({"analytics", "read_patients", "write", "alerts", "checkins"}),
     "ingest": frozenset({"write", "import"}),
     "viewer": frozenset({"analytics"}),
 }

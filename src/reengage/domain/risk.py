@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from reengage.domain.calendar import days_between, in_last_days, local_date
@@ -189,8 +190,21 @@ def choose_action(tier: str, flags: tuple[str, ...]) -> tuple[int, str]:
     return NO_ACTION
 
 
+class Reachable(Protocol):
+    """What choosing a channel reads of a patient (a history, or a check-in's candidate)."""
+
+    @property
+    def has_phone(self) -> bool: ...
+    @property
+    def has_email(self) -> bool: ...
+    @property
+    def communication_preferences(self) -> tuple[str, ...]: ...
+    @property
+    def opt_outs(self) -> tuple[str, ...]: ...
+
+
 def choose_channel(
-    action: str, history: PatientHistory, skip: frozenset[str] = frozenset()
+    action: str, history: Reachable, skip: frozenset[str] = frozenset()
 ) -> str | None:
     """First channel the patient has not opted out of and can be reached on, in the
     contract's order: the action's natural channel, their preferences, then phone, sms, email.

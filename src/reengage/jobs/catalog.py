@@ -11,6 +11,7 @@ from reengage import clock
 from reengage.alerts import deliveries, digest
 from reengage.alerts import repository as alerts_repository
 from reengage.alerts import service as alerts_service
+from reengage.checkins import service as checkins
 from reengage.db.locks import lock_org_writes
 from reengage.derived import alert_checks, status, upkeep
 from reengage.domain.settings import OrgSettings
@@ -39,6 +40,14 @@ def send_digest(context: Context, session: Session, org_id: str, now: datetime) 
 
 def send_deliveries(context: Context, session: Session, org_id: str, now: datetime) -> None:
     deliveries.send_due(context.sessions, org_id, context.outbound)
+
+
+def prepare_checkins(context: Context, session: Session, org_id: str, now: datetime) -> None:
+    checkins.prepare(session, org_id, now)
+
+
+def send_checkins(context: Context, session: Session, org_id: str, now: datetime) -> None:
+    checkins.send_due(context.sessions, org_id, context.sending)
 
 
 def store_standings(context: Context, session: Session, org_id: str, now: datetime) -> None:
@@ -81,6 +90,8 @@ JOBS: tuple[Job, ...] = (
     Job("alerts-evaluate", evaluate, every=EVALUATE_EVERY),
     Job("alerts-digest", send_digest, daily=_digest_time),
     Job("deliveries-send", send_deliveries, has_work=_deliveries_due),
+    Job("checkins-prepare", prepare_checkins, has_work=checkins.batch_due),
+    Job("checkins-send", send_checkins, has_work=checkins.has_work),
     Job("jobs-prune", prune, daily=lambda _: PRUNE_AT),
 )
 BY_NAME = {job.name: job for job in JOBS}

@@ -10,6 +10,7 @@ from types import FrameType
 from sqlalchemy import Engine
 
 from reengage.alerts.deliveries import Mailer, Outbound
+from reengage.checkins.service import SendingConfig
 from reengage.config import Settings, base_url
 from reengage.db.engine import make_sessionmaker
 from reengage.jobs.catalog import JOBS
@@ -33,6 +34,16 @@ def outbound(settings: Settings) -> Outbound:
     return Outbound(settings.secret_key, mailer, settings.delivery_timeout_seconds)
 
 
+def sending(settings: Settings) -> SendingConfig:
+    return SendingConfig(
+        secret_key=settings.secret_key,
+        twilio_api_url=settings.twilio_api_url,
+        sendgrid_api_url=settings.sendgrid_api_url,
+        public_url=settings.public_url,
+        timeout=settings.delivery_timeout_seconds,
+    )
+
+
 def scheduler(
     settings: Settings,
     engine: Engine,
@@ -44,6 +55,7 @@ def scheduler(
         outbound=outbound(settings),
         base_url=base_url(settings),
         rebuild_workers=rebuild_workers,
+        sending=sending(settings),
     )
     return Scheduler(context, engine, JOBS, settings.scheduler_tick_seconds, orgs)
 

@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from reengage import clock
 from reengage.alerts.deliveries import Outbound
+from reengage.checkins.service import SendingConfig
 from reengage.domain.settings import OrgSettings
 from reengage.jobs import repository
 from reengage.orgs import service as orgs_service
@@ -68,6 +69,7 @@ class Context:
     # Processes a rebuild may compute in (``upkeep.rebuild``): 0 inside the server, whose
     # threads must not be forked; None (by size) in ``reengage worker``.
     rebuild_workers: int | None = 0
+    sending: SendingConfig = field(default_factory=SendingConfig)
     worker: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
 

@@ -5,6 +5,12 @@ from reengage.models.api_key import ApiKey
 from reengage.models.appointment import Appointment
 from reengage.models.attempt_outcome import AttemptOutcome
 from reengage.models.audit import AuditEntry
+from reengage.models.checkin import (
+    CheckinAssignment,
+    CheckinBatch,
+    CheckinCampaign,
+    CheckinMessage,
+)
 from reengage.models.communication import Communication
 from reengage.models.daily_rollup import DailyRollup
 from reengage.models.dashboard_session import DashboardSession
@@ -26,6 +32,10 @@ __all__ = [
     "Appointment",
     "AttemptOutcome",
     "AuditEntry",
+    "CheckinAssignment",
+    "CheckinBatch",
+    "CheckinCampaign",
+    "CheckinMessage",
     "Communication",
     "ConsentChange",
     "DailyRollup",

@@ -27,6 +27,7 @@ from reengage.auth.dependencies import OrgId, PermissionFirst, require
 from reengage.auth.principal import Principal
 from reengage.db.session import SessionDep
 from reengage.domain import provider_events as rules
+from reengage.domain.settings import is_email_address
 from reengage.errors import pattern, problem_dict
 from reengage.orgs import service as orgs_service
 from reengage.providers import repository, secrets, service
@@ -255,6 +256,68 @@ def put_credential(
     return {"provider": provider, "configured": True}
 
 
+class TwilioSendingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_sid: Annotated[
+        str,
+        Field(
+            pattern=pattern(r"^AC[0-9a-fA-F]{32}$", "must be a Twilio Account SID: AC and 32 hex"),
+            description="The account the messages are sent from (its auth token is the "
+            "twilio credential, set with PUT .../providers/twilio)",
+        ),
+    ]
+    sender: Annotated[
+        str,
+        Field(
+            pattern=pattern(
+                r"^(\+[1-9][0-9]{6,14}|MG[0-9a-fA-F]{32})$",
+                "must be a phone number in E.164 (+61...) or a Messaging Service SID (MG...)",
+            ),
+            description="The From number, or a Messaging Service",
+        ),
+    ]
+
+
+class SendGridSendingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: Annotated[
+        str,
+        Field(
+            min_length=20,
+            max_length=200,
+            pattern=pattern(r"^SG\.[\w-]+\.[\w-]+$", "must be a SendGrid API key (SG.xxx.yyy)"),
+            description="An API key with Mail Send access",
+        ),
+    ]
+    from_email: Annotated[str, Field(max_length=254, description="A verified sender address")]
+    from_name: Annotated[str, Field(max_length=100)] = ""
+
+
+@settings_router.put("/providers/{provider}/sending")
+def put_sending(
+    org_id: OrgId,
+    provider: Literal["twilio", "sendgrid"],
+    principal: SettingsAdmin,
+    session: SessionDep,
+    request: Request,
+    body: Annotated[dict[str, Any], Body()],
+) -> dict[str, Any]:
+    """What the check-ins send with (admins only): Twilio's account and sender, or
+    SendGrid's API key and From address. Stored encrypted; never shown again."""
+    model = TwilioSendingIn if provider == "twilio" else SendGridSendingIn
+    values = model.model_validate(body).model_dump()
+    if provider == "sendgrid" and not is_email_address(values["from_email"]):
+        raise _refused(("body", "from_email"), "is not an email address (name@example.org)")
+    try:
+        service.put_sending(session, org_id, provider, values, request.app.state.secret_key)
+    except secrets.SecretsUnavailable as exc:
+        raise HTTPException(409, str(exc)) from None
+    log.info("org %s: %s sending settings set by key %s", org_id, provider, principal.key_id)
+    return {"provider": provider, "sending_configured": True}
+
+
 @settings_router.get("/providers")
 def get_credentials(org_id: OrgId, principal: SettingsAdmin, session: SessionDep) -> dict[str, Any]:
     """Which providers the org has credentials for, and since when (never the secrets)."""
@@ -265,6 +328,7 @@ def get_credentials(org_id: OrgId, principal: SettingsAdmin, session: SessionDep
                 "provider": name,
                 "configured": name in rows,
                 "updated_at": rows[name].updated_at.isoformat() if name in rows else None,
+                "sending_configured": service.SENDING[name] in rows,
             }
             for name in service.PROVIDERS
         ]

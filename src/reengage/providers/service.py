@@ -9,7 +9,9 @@ are kept with their source and time (``consent_changes``).
 
 from __future__ import annotations
 
-import secrets
+import json
+import logging
+import secrets as tokens
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,12 +25,13 @@ from reengage.domain import phones
 from reengage.domain import provider_events as rules
 from reengage.domain.provider_events import Consent, Step
 from reengage.models import Communication, Patient
-from reengage.providers import repository
+from reengage.providers import repository, secrets, sending
 from reengage.records import service as records
 from reengage.records.kinds import COMMUNICATIONS, PATIENTS
 from reengage.records.schemas import CommunicationIn, PatientIn
 
 PROVIDERS = ("twilio", "sendgrid")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,7 @@ def _consent_changes(
         rows.append(
             {
                 "org_id": org_id,
-                "id": f"consent-{secrets.token_hex(8)}",
+                "id": f"consent-{tokens.token_hex(8)}",
                 "patient_id": patient.id,
                 "channel": event.channel,
                 "change": event.change,
@@ -301,3 +304,85 @@ def receive_inbound_sms(
 def _last_sms(communications: Sequence[Communication]) -> datetime:
     sent = [c.sent_at for c in communications if c.channel == "sms" and c.direction == "outbound"]
     return max(sent, default=datetime.min.replace(tzinfo=UTC))
+
+
+# --- sending ---
+
+SENDING = {"twilio": "twilio-sending", "sendgrid": "sendgrid-sending"}
+
+
+@dataclass(frozen=True)
+class Senders:
+    """What the org can send with: Twilio (its account, sender and the auth token the
+    webhooks already use) and SendGrid (an API key and the From address); None: not set."""
+
+    twilio: sending.TwilioSender | None
+    sendgrid: sending.SendGridSender | None
+
+    def channels(self) -> tuple[str, ...]:
+        return tuple(
+            channel
+            for channel, sender in (("sms", self.twilio), ("email", self.sendgrid))
+            if sender is not None
+        )
+
+
+def put_sending(
+    session: Session, org_id: str, provider: str, values: dict[str, str], key: str
+) -> None:
+    """Store the provider's sending settings, sealed like its webhook credential (the
+    account id is not secret, but the API key beside it is)."""
+    sealed = secrets.seal(key, json.dumps(values, sort_keys=True))
+    repository.put_credential(session, org_id, SENDING[provider], sealed, clock.now())
+
+
+def senders(session: Session, org_id: str, key: str) -> Senders:
+    """The org's senders; one whose settings are missing, or do not open with ``key``, is
+    None (and the check-ins skip its channel, saying why)."""
+    twilio = sendgrid = None
+    found = _opened(session, org_id, "twilio", key)
+    token = _secret(session, org_id, "twilio", key)
+    if found is not None and token:
+        twilio = sending.TwilioSender(found["account_sid"], token, found["sender"])
+    found = _opened(session, org_id, "sendgrid", key)
+    if found is not None:
+        sendgrid = sending.SendGridSender(
+            found["api_key"], found["from_email"], found.get("from_name", "")
+        )
+    return Senders(twilio, sendgrid)
+
+
+def _secret(session: Session, org_id: str, name: str, key: str) -> str | None:
+    row = repository.credential(session, org_id, name)
+    if row is None:
+        return None
+    try:
+        return secrets.unseal(key, row.sealed)
+    except secrets.SecretsUnavailable as exc:
+        log.error("org %s: %s credential cannot be opened: %s", org_id, name, exc)
+        return None
+
+
+def _opened(session: Session, org_id: str, provider: str, key: str) -> dict[str, str] | None:
+    opened = _secret(session, org_id, SENDING[provider], key)
+    return None if opened is None else dict(json.loads(opened))
+
+
+def sending_configured(session: Session, org_id: str) -> dict[str, bool]:
+    names = {row.provider for row in repository.credentials(session, org_id)}
+    return {provider: name in names for provider, name in SENDING.items()}
+
+
+def record_unsubscribed(session: Session, org_id: str, number: str, message_key: str) -> None:
+    """Twilio refused a message because the number replied STOP to our sender (error
+    21610): the same as that STOP reaching us, kept as a consent change."""
+    event = ConsentEvent(
+        f"twilio:{message_key}:21610",
+        "twilio",
+        "sms",
+        number,
+        "opted_out",
+        clock.now(),
+        "twilio error 21610",
+    )
+    receive(session, org_id, consents=[event])

@@ -1,0 +1,1 @@
+"""Automated check-ins: campaigns, daily batches, sending, the uplift."""
