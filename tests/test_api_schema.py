@@ -44,6 +44,14 @@ RULES = (
     (re.compile(r"digest\.recipients"), "value_error", "is not an email address"),
     (re.compile(r"digest\.at"), "value_error", "must be a local time"),
     (re.compile(r"url"), "invalid", "is not a URL this server can call"),
+    (re.compile(r"from_email"), "value_error", "is not an email address"),
+    # A check-in campaign's: sending hours within a day, templates' placeholders known and
+    # filled in.
+    (re.compile(r"schedule\.(start|end)"), "value_error", "must be a local time"),
+    (re.compile(r"schedule"), "value_error", "start must be before end"),
+    (re.compile(r"templates\.(sms|email)\.(body|subject)"), "value_error", "placeholder"),
+    (re.compile(r"templates\.(sms|email)\.(body|subject)"), "value_error", "unmatched"),
+    (re.compile(r"body"), "value_error", "the templates use"),
 )
 ACCEPTED = {200, 201, 202, 401, 403, 404, 409, 429}
 

@@ -34,6 +34,9 @@ KINDS = {
 }
 NO_ALERT = "alr_0000000000000000"
 NO_ENDPOINT = "whe_0000000000000000"
+NO_CAMPAIGN = "cmp_0000000000000000"
+NO_BATCH = "cib_0000000000000000"
+SID = "AC" + "0" * 32
 SEEDED_IDS = {"patients": "p1", "appointments": "a1", "communications": "c1", "followups": "f1"}
 
 
@@ -202,6 +205,65 @@ MATRIX.update(
         ("POST", f"{ORG}/digest/test"): (Call(lambda role: "/digest/test"), statuses(409, "admin")),
         ("GET", f"{ORG}/deliveries"): (Call(lambda role: "/deliveries"), statuses(200, "admin")),
         ("GET", f"{ORG}/jobs"): (Call(lambda role: "/jobs"), statuses(200, "admin")),
+        ("PUT", f"{ORG}/providers/twilio/sending"): (
+            Call(
+                lambda role: "/providers/twilio/sending",
+                lambda role: {"account_sid": SID, "sender": "+61255501234"},
+            ),
+            statuses(200, "admin"),
+        ),
+        ("PUT", f"{ORG}/providers/sendgrid/sending"): (
+            Call(
+                lambda role: "/providers/sendgrid/sending",
+                lambda role: {"api_key": "SG.k0123456789.abcdefgh", "from_email": "a@b.example"},
+            ),
+            statuses(200, "admin"),
+        ),
+        # Check-ins: admins set campaigns up, staff approve the batches, which name patients;
+        # a viewer sees the counts and the uplift.
+        ("POST", f"{ORG}/checkins/campaigns"): (
+            Call(
+                lambda role: "/checkins/campaigns",
+                lambda role: {"booking_link": "https://b.example", "clinic_phone": "1"},
+            ),
+            statuses(201, "admin"),
+        ),
+        ("GET", f"{ORG}/checkins/campaigns"): (
+            Call(lambda role: "/checkins/campaigns"),
+            statuses(200, "admin", "staff", "viewer"),
+        ),
+        ("GET", f"{ORG}/checkins/campaigns/{{campaign_id}}"): (
+            Call(lambda role: f"/checkins/campaigns/{NO_CAMPAIGN}"),
+            statuses(404, "admin", "staff", "viewer"),
+        ),
+        ("PATCH", f"{ORG}/checkins/campaigns/{{campaign_id}}"): (
+            Call(lambda role: f"/checkins/campaigns/{NO_CAMPAIGN}", lambda role: {"name": role}),
+            statuses(404, "admin"),
+        ),
+        ("GET", f"{ORG}/checkins/campaigns/{{campaign_id}}/preview"): (
+            Call(lambda role: f"/checkins/campaigns/{NO_CAMPAIGN}/preview"),
+            statuses(404, "admin", "staff"),
+        ),
+        ("GET", f"{ORG}/checkins/campaigns/{{campaign_id}}/batches"): (
+            Call(lambda role: f"/checkins/campaigns/{NO_CAMPAIGN}/batches"),
+            statuses(404, "admin", "staff", "viewer"),
+        ),
+        ("GET", f"{ORG}/checkins/campaigns/{{campaign_id}}/uplift"): (
+            Call(lambda role: f"/checkins/campaigns/{NO_CAMPAIGN}/uplift"),
+            statuses(404, "admin", "staff", "viewer"),
+        ),
+        ("GET", f"{ORG}/checkins/batches/{{batch_id}}"): (
+            Call(lambda role: f"/checkins/batches/{NO_BATCH}"),
+            statuses(404, "admin", "staff"),
+        ),
+        ("POST", f"{ORG}/checkins/batches/{{batch_id}}/approve"): (
+            Call(lambda role: f"/checkins/batches/{NO_BATCH}/approve"),
+            statuses(404, "admin", "staff"),
+        ),
+        ("POST", f"{ORG}/checkins/batches/{{batch_id}}/cancel"): (
+            Call(lambda role: f"/checkins/batches/{NO_BATCH}/cancel"),
+            statuses(404, "admin", "staff"),
+        ),
     }
 )
 

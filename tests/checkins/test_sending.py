@@ -418,7 +418,7 @@ def test_campaign_settings_are_checked_and_named(client: TestClient, org: OrgFix
         ({"holdout_pct": 60}, "holdout_pct", "less than or equal to 50"),
         ({"schedule": {"start": "17:00", "end": "09:00"}}, "schedule", "start must be before end"),
         ({"schedule": {"days": ["monday"]}}, "schedule.days[0]", "mon"),
-        ({"audience": {"tiers": ["purple"]}}, "audience.tiers", "'purple' is not a tier"),
+        ({"audience": {"tiers": ["purple"]}}, "audience.tiers[0]", "'critical', 'high'"),
         ({"colour": "blue"}, "colour", "not permitted"),
     ]  # fmt: skip
     for body, field, reason in bad:

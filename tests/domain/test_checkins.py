@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reengage.domain import checkins as rules
+from reengage.domain import risk
 
 NOW = datetime(2026, 11, 3, 9, 5, tzinfo=UTC)
 
@@ -138,3 +140,9 @@ def test_the_hours_are_the_org_s_own_across_a_clock_change() -> None:
     assert schedule.window(datetime(2026, 10, 4).date(), sydney) is None  # a Sunday
     assert schedule.is_open(datetime(2026, 10, 4, 22, 0, tzinfo=UTC), sydney)
     assert not schedule.is_open(datetime(2026, 10, 4, 21, 59, tzinfo=UTC), sydney)
+
+
+def test_the_audience_names_the_contract_s_actions_tiers_and_flags() -> None:
+    assert get_args(rules.Action) == rules.ACTIONS
+    assert get_args(rules.Tier) == risk.TIERS
+    assert get_args(rules.Flag) == risk.FLAGS

@@ -83,11 +83,16 @@ def create_campaign(
     org_id: OrgId,
     session: SessionDep,
     principal: Admin,
-    body: Annotated[dict[str, Any], Body(examples=[{"booking_link": "https://example.org/book"}])],
+    body: Annotated[
+        rules.Campaign,
+        Body(
+            examples=[{"booking_link": "https://example.org/book", "clinic_phone": "02 5550 1234"}]
+        ),
+    ],
 ) -> CampaignOut:
     """Every setting is optional (``GET`` shows the defaults). A new campaign is enabled,
     and waits for staff to approve each day's batch unless ``approval`` is ``automatic``."""
-    row = service.create(session, org_id, body)
+    row = service.create(session, org_id, body.model_dump(mode="json"))
     log.info("org %s: check-in campaign %s created by key %s", org_id, row.id, principal.key_id)
     return _campaign_out(row)
 
@@ -106,10 +111,32 @@ def get_campaign(
     return _campaign_out(_campaign(session, org_id, campaign_id))
 
 
+def _patch_schema(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema as a merge patch of it: every key optional, and null (which
+    restores the default) allowed wherever an object's key is."""
+    if "$ref" in schema:
+        return _patch_schema(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if schema.get("type") != "object" or "properties" not in schema:
+        return schema
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {"anyOf": [_patch_schema(value, defs), {"type": "null"}]}
+            for name, value in schema["properties"].items()
+        },
+    }
+
+
+_CAMPAIGN_SCHEMA = rules.Campaign.model_json_schema()
+PATCH_SCHEMA = _patch_schema(_CAMPAIGN_SCHEMA, _CAMPAIGN_SCHEMA.get("$defs", {}))
+
+
 @router.patch(
     "/campaigns/{campaign_id}",
     response_model=CampaignOut,
     summary="Change a campaign (JSON merge patch; null restores a default)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": PATCH_SCHEMA}}}},
 )
 def patch_campaign(
     org_id: OrgId,

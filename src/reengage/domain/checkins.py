@@ -92,30 +92,33 @@ def _clock_time(value: str) -> str:
     return value
 
 
+Action = Literal[
+    "immediate_phone_call",
+    "reschedule_missed_appointment",
+    "sms_with_followup_call",
+    "try_alternate_channel",
+    "complete_overdue_followup",
+    "automated_checkin",
+    "routine_monitoring",
+    "book_next_appointment",
+]
+Tier = Literal["critical", "high", "medium", "low", "engaged"]
+Flag = Literal["missed_appt", "failed_contact", "overdue_followup", "no_future_appt"]
+
+
+def _automated_checkin() -> list[Action]:
+    return ["automated_checkin"]
+
+
 class Audience(BaseModel):
     """Who the campaign is for: patients whose recommended action is one of ``actions``, in
     one of ``tiers``, with one of ``flags``; ``null`` for any. All that are given must hold."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    actions: list[str] | None = Field(default_factory=lambda: ["automated_checkin"])
-    tiers: list[str] | None = None
-    flags: list[str] | None = None
-
-    @field_validator("actions")
-    @classmethod
-    def _actions(cls, value: list[str] | None) -> list[str] | None:
-        return _known(value, ACTIONS, "action")
-
-    @field_validator("tiers")
-    @classmethod
-    def _tiers(cls, value: list[str] | None) -> list[str] | None:
-        return _known(value, risk.TIERS, "tier")
-
-    @field_validator("flags")
-    @classmethod
-    def _flags(cls, value: list[str] | None) -> list[str] | None:
-        return _known(value, risk.FLAGS, "flag")
+    actions: list[Action] | None = Field(default_factory=_automated_checkin, min_length=1)
+    tiers: list[Tier] | None = Field(None, min_length=1)
+    flags: list[Flag] | None = Field(None, min_length=1)
 
     def includes(self, action: str, tier: str, flags: Sequence[str]) -> bool:
         return (
@@ -123,17 +126,6 @@ class Audience(BaseModel):
             and (self.tiers is None or tier in self.tiers)
             and (self.flags is None or any(f in self.flags for f in flags))
         )
-
-
-def _known(value: list[str] | None, allowed: Sequence[str], what: str) -> list[str] | None:
-    if value is None:
-        return None
-    if not value:
-        raise ValueError(f"must name at least one {what}, or be null for any")
-    for item in value:
-        if item not in allowed:
-            raise ValueError(f"'{item}' is not a {what}: use {', '.join(allowed)}")
-    return sorted(set(value), key=list(allowed).index)
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

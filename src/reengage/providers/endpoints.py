@@ -16,7 +16,7 @@ from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -294,28 +294,49 @@ class SendGridSendingIn(BaseModel):
     from_email: Annotated[str, Field(max_length=254, description="A verified sender address")]
     from_name: Annotated[str, Field(max_length=100)] = ""
 
+    @field_validator("from_email")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not is_email_address(value):
+            raise ValueError("is not an email address (name@example.org)")
+        return value
 
-@settings_router.put("/providers/{provider}/sending")
-def put_sending(
-    org_id: OrgId,
-    provider: Literal["twilio", "sendgrid"],
-    principal: SettingsAdmin,
-    session: SessionDep,
-    request: Request,
-    body: Annotated[dict[str, Any], Body()],
+
+def _put_sending(
+    session: Session, request: Request, org_id: str, provider: str, values: dict[str, Any]
 ) -> dict[str, Any]:
-    """What the check-ins send with (admins only): Twilio's account and sender, or
-    SendGrid's API key and From address. Stored encrypted; never shown again."""
-    model = TwilioSendingIn if provider == "twilio" else SendGridSendingIn
-    values = model.model_validate(body).model_dump()
-    if provider == "sendgrid" and not is_email_address(values["from_email"]):
-        raise _refused(("body", "from_email"), "is not an email address (name@example.org)")
     try:
         service.put_sending(session, org_id, provider, values, request.app.state.secret_key)
     except secrets.SecretsUnavailable as exc:
         raise HTTPException(409, str(exc)) from None
-    log.info("org %s: %s sending settings set by key %s", org_id, provider, principal.key_id)
+    log.info("org %s: %s sending settings set", org_id, provider)
     return {"provider": provider, "sending_configured": True}
+
+
+@settings_router.put("/providers/twilio/sending")
+def put_twilio_sending(
+    org_id: OrgId,
+    principal: SettingsAdmin,
+    session: SessionDep,
+    request: Request,
+    body: Annotated[TwilioSendingIn, Body()],
+) -> dict[str, Any]:
+    """What the check-ins send SMS with (admins only): the Twilio account and its sender.
+    The auth token is the ``twilio`` credential. Stored encrypted; never shown again."""
+    return _put_sending(session, request, org_id, "twilio", body.model_dump())
+
+
+@settings_router.put("/providers/sendgrid/sending")
+def put_sendgrid_sending(
+    org_id: OrgId,
+    principal: SettingsAdmin,
+    session: SessionDep,
+    request: Request,
+    body: Annotated[SendGridSendingIn, Body()],
+) -> dict[str, Any]:
+    """What the check-ins send email with (admins only): a SendGrid API key with Mail Send
+    access and a verified From address. Stored encrypted; never shown again."""
+    return _put_sending(session, request, org_id, "sendgrid", body.model_dump())
 
 
 @settings_router.get("/providers")
