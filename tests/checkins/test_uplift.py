@@ -128,3 +128,22 @@ def test_the_measured_uplift_holds_the_clinic_s_known_response(
     # The interval is as wide as the groups allow: about two standard errors either side.
     assert 8 < found["ci95_high"] - found["ci95_low"] < 20
     assert found["sending"] == {"sent": PATIENTS - len(held), "held_out": len(held)}
+
+    # The overview's revenue goal now reads the measured uplift, not a before-and-after.
+    with clock.frozen_at(later):
+        r = client.get(org.analytics("/kpis"), headers=org.headers("viewer"))
+    assert r.status_code == 200, r.text
+    kpis = r.json()
+    assert kpis["revenue_impact_source"] == "holdout"
+    assert kpis["checkin_uplift"] == {
+        "campaign_id": cid,
+        "messaged_patients": PATIENTS - len(held),
+        "holdout_patients": len(held),
+        "difference_points": found["difference_points"],
+        "ci95_low": found["ci95_low"],
+        "ci95_high": found["ci95_high"],
+        "relative_pct": found["relative_pct"],
+    }
+    revenue = kpis["kpis"]["revenue_impact"]
+    assert revenue["change_pct"] == found["relative_pct"]
+    assert revenue["met"] is (found["relative_pct"] >= 25.0)

@@ -531,14 +531,21 @@ def report(session: Session, org_id: str, campaign_id: str, now: datetime) -> Re
     return Report(found, waiting, days, repository.sent_counts(session, org_id, campaign_id))
 
 
-def latest_uplift(session: Session, org_id: str, now: datetime) -> rules.Uplift | None:
+def measured_uplift(
+    session: Session, org_id: str, now: datetime
+) -> tuple[str, rules.Uplift] | None:
     """The uplift of the org's campaign with the most patients measured, for the overview's
-    "bookings from outreach" goal; None when no campaign has selected anyone."""
+    "bookings from outreach" goal; None until a campaign has enough data."""
     found = [
-        report(session, org_id, row.id, now).uplift for row in repository.campaigns(session, org_id)
+        (row.id, report(session, org_id, row.id, now).uplift)
+        for row in repository.campaigns(session, org_id)
     ]
-    measured = [u for u in found if u.messaged.patients + u.holdout.patients > 0]
-    return max(measured, key=lambda u: u.messaged.patients + u.holdout.patients, default=None)
+    measured = [(cid, u) for cid, u in found if u.enough]
+    return max(
+        measured,
+        key=lambda item: item[1].messaged.patients + item[1].holdout.patients,
+        default=None,
+    )
 
 
 def messages_of(session: Session, org_id: str, batch_id: str) -> Sequence[CheckinMessage]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -23,10 +24,13 @@ from reengage import audit, clock
 from reengage.alerts import repository as alerts_repository
 from reengage.alerts import service as alerts_service
 from reengage.auth.throttle import Throttled
+from reengage.checkins import repository as checkins_repository
+from reengage.checkins import service as checkins
 from reengage.dashboard import actions, queries, sessions, views
 from reengage.dashboard.sessions import SignedIn, SignInError
 from reengage.db.session import KeepsWrites, SessionDep
 from reengage.domain import alerts as alert_rules
+from reengage.domain import checkins as checkin_rules
 from reengage.domain import provider_events
 from reengage.domain.performance import TIMEFRAMES
 from reengage.domain.scope import Scope
@@ -529,6 +533,129 @@ def _back_to(back: str, done: str) -> Response:
     target = views.safe_next(back).split("?done=")[0].split("&done=")[0]
     joiner = "&" if "?" in target else "?"
     return RedirectResponse(f"{target}{joiner}{urlencode({'done': done})}", status_code=303)
+
+
+@dataclass(frozen=True)
+class CampaignPanel:
+    """One campaign on the check-ins page: today's batch (kept, or the dry run of it before
+    it is prepared), each patient's row, and the uplift."""
+
+    id: str
+    settings: checkin_rules.Campaign
+    batch: Any  # CheckinBatch | None
+    rows: list[dict[str, Any]]
+    counts: dict[str, int]
+    report: checkins.Report
+
+
+def _campaign_panel(
+    session: Session, org_id: str, row: Any, user: SignedIn, now: Any, today: Any
+) -> CampaignPanel:
+    settings = checkins.settings_of(row)
+    kept = checkins_repository.batch_of_day(session, org_id, row.id, today)
+    rows: list[dict[str, Any]] = []
+    decisions: list[tuple[checkin_rules.Decision, str | None]]
+    plan: checkins.Plan | None
+    if kept is not None:
+        messages = checkins_repository.messages(session, org_id, kept.id)
+        decisions = [
+            (checkin_rules.Decision(m.patient_id, m.outcome, m.channel, m.reason), m.state)  # type: ignore[arg-type]
+            for m in messages
+        ]
+        plan = checkins.words_for(session, org_id, row, [m.patient_id for m in messages])
+    else:
+        plan = checkins.plan(session, org_id, row, now)
+        decisions = [(d, None) for d in plan.decisions]
+    counts = {
+        k: sum(1 for d, _ in decisions if d.outcome == k) for k in ("send", "holdout", "skip")
+    }
+    if user.sees_patients:
+        for decision, state in decisions[:CHECKIN_ROWS]:
+            words = plan.message(decision) if plan and decision.outcome == "send" else None
+            rows.append(
+                {
+                    "patient_id": decision.patient_id,
+                    "outcome": decision.outcome,
+                    "channel": decision.channel,
+                    "reason": checkin_rules.SKIP_REASONS.get(decision.reason or "", ""),
+                    "state": state,
+                    "text": words.text if words else None,
+                    "subject": words.subject if words else None,
+                }
+            )
+    return CampaignPanel(
+        row.id, settings, kept, rows, counts, checkins.report(session, org_id, row.id, now)
+    )
+
+
+CHECKIN_ROWS = 200
+
+
+@router.get("/checkins", response_class=HTMLResponse)
+def checkins_page(request: Request, session: DbSession, user: User) -> Response:
+    """Each campaign's batch of today, to approve or cancel (staff and admins), and what the
+    check-ins add against the held-out patients; a viewer sees the counts only."""
+    org_id = user.principal.org_id
+    where = _scope(session, user)
+    panels = [
+        _campaign_panel(session, org_id, row, user, where.as_of, where.today)
+        for row in checkins_repository.campaigns(session, org_id)
+    ]
+    ids = [r["patient_id"] for panel in panels for r in panel.rows]
+    names = queries.patient_names(session, org_id, ids) if ids else {}
+    if ids:
+        audit.record_access(session, request, user.principal, "read", ids)
+    return render(
+        request,
+        "checkins.html",
+        user,
+        page="checkins",
+        panels=panels,
+        names=names,
+        zone=where.settings.zone(),
+        shown_at=where.shown(),
+        uplift_text=checkin_rules.uplift_message,
+        done=request.query_params.get("done"),
+        shown_rows=CHECKIN_ROWS,
+    )
+
+
+@router.post("/checkins/batches/{batch_id}/{action}")
+def act_on_batch(
+    request: Request,
+    session: DbSession,
+    user: User,
+    batch_id: str,
+    action: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    check_csrf(user, csrf_token)
+    if not user.may_approve_checkins:
+        raise PageError(403, "This key may not approve or cancel check-ins.")
+    org_id = user.principal.org_id
+    batch = checkins_repository.batch(session, org_id, batch_id)
+    if batch is None or action not in ("approve", "cancel"):
+        raise PageError(404, "No such batch in this clinic.")
+    try:
+        if action == "approve":
+            checkins.approve(session, org_id, batch, user.principal.key_id)
+        else:
+            checkins.cancel(session, org_id, batch)
+    except checkins.CampaignError as exc:
+        session.rollback()
+        return _back_to("/checkins", f"Not done: {exc}.")
+    sent = [
+        m.patient_id
+        for m in checkins_repository.messages(session, org_id, batch_id)
+        if m.outcome == "send"
+    ]
+    audit.record_access(session, request, user.principal, f"{action}_checkins", sent)
+    return _back_to(
+        "/checkins",
+        "Approved: the messages go out within the sending hours."
+        if action == "approve"
+        else "Cancelled: nothing more of it is sent.",
+    )
 
 
 @router.get("/performance", response_class=HTMLResponse)

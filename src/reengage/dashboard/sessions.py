@@ -55,6 +55,10 @@ class SignedIn:
     def may_act_on_alerts(self) -> bool:
         return self.principal.may("alerts")
 
+    @property
+    def may_approve_checkins(self) -> bool:
+        return self.principal.may("checkins")
+
 
 def csrf_token(token: str) -> str:
     """Derived from the session's secret: only a page served to that session can know it."""

@@ -238,14 +238,40 @@ def _compared(text: str, change: float | None, less: str, more: str, unit: str =
     return f"{text}: {_change(change, less, more)}{unit} (relative)"
 
 
+def _revenue_row(result: Kpis, base: str) -> tuple[Any, ...]:
+    b, u = result.kpis.revenue_impact, result.checkin_uplift
+    if result.revenue_impact_source == "holdout" and u is not None:
+        effect = "no rate to compare with" if u.relative_pct is None else f"{u.relative_pct:+.1f}%"
+        return (
+            "revenue_impact",
+            "Revenue impact",
+            "Bookings the check-ins added: checked-in patients against those held out",
+            effect,
+            f"{u.difference_points:+.1f} points (95% CI {u.ci95_low:+.1f} to "
+            f"{u.ci95_high:+.1f}), {_number(u.messaged_patients)} checked in, "
+            f"{_number(u.holdout_patients)} held out",
+            f"at least {b.target:+g}% bookings on the held-out patients'",
+            b.met,
+        )
+    booked_before = None if b.baseline is None else int(b.baseline)
+    return (
+        "revenue_impact",
+        "Revenue impact",
+        "Appointments booked after a successful outreach contact",
+        _number(int(b.value or 0)),
+        _compared(f"{_number(booked_before)} in {base}", b.change_pct, "fewer", "more", " per day"),
+        f"at least {b.target:+g}% per day on the baseline",
+        b.met,
+    )
+
+
 def kpi_rows(result: Kpis) -> list[KpiRow]:
     """The seed's four success metrics as the overview's panel shows them."""
     k = result.kpis
     base = "the baseline"
     if result.baseline is not None:
         base = f"{day_text(result.baseline.start)} to {day_text(result.baseline.end)}"
-    e, r, p, b = k.staff_efficiency, k.reengagement_rate, k.patient_retention, k.revenue_impact
-    booked_before = None if b.baseline is None else int(b.baseline)
+    e, r, p = k.staff_efficiency, k.reengagement_rate, k.patient_retention
     rows = [
         (
             "staff_efficiency",
@@ -274,17 +300,7 @@ def kpi_rows(result: Kpis) -> list[KpiRow]:
             f"below {p.target:g}%",
             p.met,
         ),
-        (
-            "revenue_impact",
-            "Revenue impact",
-            "Appointments booked after a successful outreach contact",
-            _number(int(b.value or 0)),
-            _compared(
-                f"{_number(booked_before)} in {base}", b.change_pct, "fewer", "more", " per day"
-            ),
-            f"at least {b.target:+g}% per day on the baseline",
-            b.met,
-        ),
+        _revenue_row(result, base),
     ]
     out = []
     for name, label, measures, value, baseline, target, met in rows:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
+from reengage.checkins import service as checkins
 from reengage.derived import rollups, row_counts
 from reengage.derived.freshness import Freshness
 from reengage.domain import kpis as rules
@@ -16,7 +17,7 @@ from reengage.domain.history import PatientHistory
 from reengage.domain.performance import OutreachCounts, window_counts
 from reengage.domain.scope import Scope
 from reengage.domain.standing import Tally
-from reengage.outreach.schemas import Kpi, KpiPeriod, Kpis, KpiSet
+from reengage.outreach.schemas import CheckinUplift, Kpi, KpiPeriod, Kpis, KpiSet
 from reengage.risk import service as risk_service
 
 
@@ -44,7 +45,40 @@ def kpis(session: Session, where: Scope) -> Kpis:
         return found + rules.outreach_bookings(rest, where.as_of, where.settings, period)
 
     tally = risk_service.tally(fresh)
-    return measured(where, tally, waits, funnels, bookings)
+    return with_uplift(session, where, measured(where, tally, waits, funnels, bookings))
+
+
+def with_uplift(session: Session, where: Scope, found: Kpis) -> Kpis:
+    """Once a check-in campaign has measured its uplift against its holdout, the revenue
+    goal reads it: "+25% bookings from outreach" is then what the check-ins added, not a
+    before-and-after comparison that a season or a new clinician could explain as well."""
+    measured_ = checkins.measured_uplift(session, where.org_id, where.as_of)
+    if measured_ is None:
+        return found
+    campaign_id, u = measured_
+    assert u.difference is not None and u.low is not None and u.high is not None
+    target = where.settings.kpis.targets.outreach_bookings_increase_pct
+    revenue = found.kpis.revenue_impact.model_copy(
+        update={
+            "change_pct": u.relative_pct,
+            "met": None if u.relative_pct is None else u.relative_pct >= target,
+        }
+    )
+    return found.model_copy(
+        update={
+            "kpis": found.kpis.model_copy(update={"revenue_impact": revenue}),
+            "revenue_impact_source": "holdout",
+            "checkin_uplift": CheckinUplift(
+                campaign_id=campaign_id,
+                messaged_patients=u.messaged.patients,
+                holdout_patients=u.holdout.patients,
+                difference_points=u.difference,
+                ci95_low=u.low,
+                ci95_high=u.high,
+                relative_pct=u.relative_pct,
+            ),
+        }
+    )
 
 
 def _window_counts(

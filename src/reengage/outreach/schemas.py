@@ -245,7 +245,23 @@ class KpiSet(BaseModel):
     )
     revenue_impact: Kpi = Field(
         description="Bookings that came from outreach in the period (`value`, `baseline`); "
-        "`change_pct` compares them per day; met when at least the target (25)."
+        "`change_pct` compares them per day, or is the check-ins' measured uplift (see "
+        "`revenue_impact_source`); met when at least the target (25)."
+    )
+
+
+class CheckinUplift(BaseModel):
+    """A check-in campaign's measured effect: its messaged patients' booking rate against
+    its held-out patients' (``GET /checkins/campaigns/{id}/uplift``)."""
+
+    campaign_id: str
+    messaged_patients: int
+    holdout_patients: int
+    difference_points: float
+    ci95_low: float
+    ci95_high: float
+    relative_pct: float | None = Field(
+        description="The difference as a percentage of the held-out patients' booking rate"
     )
 
 
@@ -259,3 +275,10 @@ class Kpis(BaseModel):
         description="null while the baseline period has not ended (as of as_of's date)."
     )
     kpis: KpiSet
+    revenue_impact_source: Literal["baseline", "holdout"] = Field(
+        "baseline",
+        description="What `revenue_impact.change_pct` compares: bookings per day against the "
+        "baseline period, or, once a check-in campaign has measured one, the messaged "
+        "patients' booking rate against its held-out patients' (`checkin_uplift`).",
+    )
+    checkin_uplift: CheckinUplift | None = None
