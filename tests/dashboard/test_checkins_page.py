@@ -14,9 +14,15 @@ from reengage.db.engine import make_sessionmaker
 from reengage.models import AuditEntry
 from tests.checkins.fake_providers import fake_providers
 from tests.checkins.helpers import campaign, drifting, load, run, visit, wire
-from tests.dashboard.test_alerts_page import sign_in_at
 from tests.factories import OVERVIEW_NOW as NOW
 from tests.factories import OrgFixture
+
+
+def sign_in_at(page: Page, site: str, key: str, path: str) -> None:
+    page.goto(f"{site}{path}")
+    page.get_by_label("Your clinic's API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{site}{path}")
 
 
 def test_staff_see_the_batch_and_approve_it(

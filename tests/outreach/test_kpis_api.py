@@ -101,6 +101,8 @@ def test_the_four_metrics_on_a_hand_worked_clinic(client: TestClient, org: OrgFi
                 "baseline_sample": 1,
             },
         },
+        "revenue_impact_source": "baseline",
+        "checkin_uplift": None,
     }
 
 
