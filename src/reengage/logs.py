@@ -15,5 +15,11 @@ def configure(level: str = "INFO") -> None:
         handler._reengage = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
-    # SQL statements are logged with their parameters at INFO; never let them through.
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    # SQL statements are logged with their parameters at INFO; never let them through. The
+    # providers' HTTP clients log what they send at DEBUG: SendGrid's the message, its
+    # address and the API key, Twilio's the account's URL and headers.
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+QUIET = ("sqlalchemy.engine", "python_http_client", "twilio")

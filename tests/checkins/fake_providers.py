@@ -27,7 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
+AUTH_TOKEN = "fedcba9876543210fedcba9876543210"
 SENDGRID_KEY = "SG.fakekey0123456789.abcdefghijklmnopqrstuvwxyz"
 TWILIO_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 

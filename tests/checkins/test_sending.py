@@ -5,14 +5,16 @@ errors retried or not as the providers document them."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from twilio.request_validator import RequestValidator
 
-from reengage import clock
+from reengage import clock, logs
 from reengage.checkins import repository
 from reengage.db.engine import make_sessionmaker
 from reengage.models import CheckinMessage, Communication, ConsentChange
@@ -20,6 +22,7 @@ from reengage.providers import service as providers_service
 from tests.checkins.fake_providers import (
     AUTH_TOKEN,
     INVALID_NUMBER,
+    SENDGRID_KEY,
     UNSUBSCRIBED,
     fake_providers,
 )
@@ -36,7 +39,7 @@ from tests.checkins.helpers import (
     wire,
 )
 from tests.factories import OrgFixture, make_org, outbound
-from tests.helpers import problems
+from tests.helpers import logged_text, problems
 
 TUESDAY = datetime(2026, 11, 3, 9, 5, tzinfo=UTC)  # the org's hours: 09:00-17:00, Mon-Fri
 
@@ -464,3 +467,36 @@ def test_a_dry_run_shows_the_batch_and_keeps_nothing(
         assert batches(client, org, cid) == []
         with make_sessionmaker(engine)() as session:
             assert repository.sent_counts(session, org.id, cid) == before == {}
+
+
+def test_sending_logs_ids_never_the_patient_or_the_keys(
+    client: TestClient, engine: Engine, org: OrgFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """At DEBUG, with the providers' own clients logging what they send: the log has the
+    batch and org ids, never the number, the address, the name, the words or the API key."""
+    body = {
+        "patients": [
+            drifting("g1", TUESDAY, 20, name="Gus Inventedname", phone="+61400000911",
+                     email="gus.inventedname@example.org", opt_outs=["sms"]),
+            drifting("g2", TUESDAY, 20, name="Ida Inventedname", phone="+61400000912", email=None),
+        ],
+        "appointments": [visit("g1", TUESDAY, 20), visit("g2", TUESDAY, 20)],
+    }  # fmt: skip
+    root = logging.getLogger()
+    level = root.level
+    logs.configure("DEBUG")
+    try:
+        with fake_providers() as fake, caplog.at_level(logging.DEBUG):
+            wire(client, org)
+            load(client, org, TUESDAY - timedelta(hours=1), body)
+            campaign(client, org, holdout_pct=0, approval="automatic")
+            assert run(engine, fake, "checkins-prepare", org.id, TUESDAY) == "ran"
+            assert run(engine, fake, "checkins-send", org.id, TUESDAY) == "ran"
+            assert len(fake.accepted) == 2
+    finally:
+        root.setLevel(level)
+    text = logged_text(caplog.records)
+    assert org.id in text and "check-in of batch cib_" in text
+    for secret in ("+61400000911", "+61400000912", "gus.inventedname", "Inventedname",
+                   "Hi Ida", SENDGRID_KEY, AUTH_TOKEN, "We haven't"):  # fmt: skip
+        assert secret not in text, secret

@@ -25,10 +25,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 log = logging.getLogger("reengage.providers")
-# twilio-python logs each request's URL and headers at INFO: not in our logs (a URL holds
-# the account id, and nothing of a request is needed to follow what we sent).
-_twilio_log = logging.getLogger("reengage.providers.twilio_http")
-_twilio_log.setLevel(logging.WARNING)
+# twilio-python logs each request's URL and headers at INFO, python_http_client (SendGrid's)
+# the whole message and its API key at DEBUG: neither reaches our logs, whatever the level
+# (``logs.QUIET`` keeps them at WARNING; this logger is Twilio's, given to its client).
+_twilio_log = logging.getLogger("twilio.http_client")
 
 TWILIO_API_URL = "https://api.twilio.com"
 SENDGRID_API_URL = "https://api.sendgrid.com"
