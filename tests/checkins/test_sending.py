@@ -357,7 +357,7 @@ def test_sending_keeps_to_the_hours_of_the_org_s_timezone(
         assert r.status_code == 409 and "sending hours are over" in r.text
 
 
-def test_a_sender_that_died_mid_send_never_sends_that_message_again(
+def test_a_sender_that_died_mid_send_never_sends_twice_and_loses_nothing(
     client: TestClient, engine: Engine, org: OrgFixture
 ) -> None:
     body = {
@@ -383,6 +383,22 @@ def test_a_sender_that_died_mid_send_never_sends_that_message_again(
             row = session.get(CheckinMessage, (org.id, prepared["id"], "d1"))
             assert row is not None and row.state == "failed"
             assert row.error is not None and "outcome unknown" in row.error
+
+    # One that recorded the provider's acceptance, then died before writing the outreach
+    # record: the next pass writes it, with the provider's id and the time it was accepted.
+    accepted_at = TUESDAY + timedelta(minutes=4)
+    with make_sessionmaker(engine)() as session:
+        row = session.get(CheckinMessage, (org.id, prepared["id"], "d1"))
+        assert row is not None
+        row.state, row.sent_at, row.provider_message_id = "sent", accepted_at, "SMrecovered"
+        session.commit()
+    assert run(engine, fake, "checkins-send", org.id, TUESDAY + timedelta(minutes=5)) == "ran"
+    comm = _comm(engine, org.id, "SMrecovered")
+    assert (comm.patient_id, comm.sent_at, comm.direction) == ("d1", accepted_at, "outbound")
+    with make_sessionmaker(engine)() as session:
+        row = session.get(CheckinMessage, (org.id, prepared["id"], "d1"))
+        assert row is not None and row.communication_id == comm.id
+    assert run(engine, fake, "checkins-send", org.id, TUESDAY + timedelta(minutes=6)) == "idle"
 
 
 def test_a_channel_without_sending_settings_is_not_used(

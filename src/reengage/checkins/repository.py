@@ -173,7 +173,8 @@ def sendable_batches(session: Session, org_id: str) -> list[CheckinBatch]:
 
 
 def has_due(session: Session, org_id: str, now: datetime) -> bool:
-    """Any message of an approved batch to send now, or one whose sender stopped mid-send."""
+    """Any message of an approved batch to send now, one whose sender stopped mid-send, or
+    one sent and not yet written as a communication."""
     b, m = CheckinBatch, CheckinMessage
     approved = select(b.id).where(b.org_id == org_id, b.state == "approved")
     due = (
@@ -182,7 +183,12 @@ def has_due(session: Session, org_id: str, now: datetime) -> bool:
     found = session.scalar(
         select(m.patient_id).where(m.org_id == org_id, m.batch_id.in_(approved), due).limit(1)
     )
-    return found is not None
+    unwritten = session.scalar(
+        select(m.patient_id)
+        .where(m.org_id == org_id, m.state == "sent", m.communication_id.is_(None))
+        .limit(1)
+    )
+    return found is not None or unwritten is not None
 
 
 def due_messages(session: Session, org_id: str, batch_id: str, now: datetime) -> list[str]:
@@ -196,6 +202,18 @@ def due_messages(session: Session, org_id: str, batch_id: str, now: datetime) ->
             (m.next_attempt_at.is_(None)) | (m.next_attempt_at <= now),
         )
         .order_by(m.position)
+    )
+    return list(rows)
+
+
+def unrecorded(session: Session, org_id: str, limit: int) -> list[CheckinMessage]:
+    """Sent messages not yet written as communications."""
+    m = CheckinMessage
+    rows = session.scalars(
+        select(m)
+        .where(m.org_id == org_id, m.state == "sent", m.communication_id.is_(None))
+        .order_by(m.sent_at, m.batch_id, m.patient_id)
+        .limit(limit)
     )
     return list(rows)
 

@@ -303,6 +303,8 @@ def send_due(sessions: sessionmaker[Session], org_id: str, config: SendingConfig
             stuck.error = "outcome unknown: the sender stopped mid-send (not sent again)"
             log.warning("org %s: check-in of batch %s abandoned mid-send", org_id, stuck.batch_id)
         session.commit()
+    record_sent(sessions, org_id)
+    with sessions() as session:
         work = [
             (b.id, b.day, b.prepared_at, settings_of(c))
             for b in repository.sendable_batches(session, org_id)
@@ -327,10 +329,12 @@ def send_due(sessions: sessionmaker[Session], org_id: str, config: SendingConfig
         with sessions() as session:
             due = repository.due_messages(session, org_id, batch_id, now)
         slowed: set[str] = set()
-        for patient_id in due:
+        for index, patient_id in enumerate(due, start=1):
             sender = _Send(sessions, org_id, batch_id, patient_id, prepared_at, config)
-            made = sender.run(campaign, senders, org_name, slowed)
-            calls += made
+            calls += sender.run(campaign, senders, org_name, slowed)
+            if index % RECORD_EVERY == 0:
+                record_sent(sessions, org_id)
+        record_sent(sessions, org_id)
         with sessions() as session:
             _finish_if_done(session, org_id, batch_id)
             session.commit()
@@ -443,7 +447,6 @@ class _Send:
         if answer.accepted:
             message.state, message.sent_at, message.error = "sent", now, None
             message.provider_message_id = answer.message_id
-            message.communication_id = self._communication(session, channel, now, answer)
             log.info("org %s: check-in of batch %s sent (%s)", self.org_id, self.batch_id, channel)
             return
         message.error = (answer.error or "")[:300]
@@ -465,34 +468,84 @@ class _Send:
         if not answer.retry and answer.status_code is not None:
             # The provider refused this number or address: an attempt that failed, which the
             # list shows as failed contact (try another channel).
-            message.communication_id = self._communication(session, channel, now, answer)
+            failed = Attempt(self.patient_id, channel, now, None, answer.error)
+            message.communication_id = write_attempts(session, self.org_id, [failed])[0]
         if answer.unsubscribed:
             providers.record_unsubscribed(
                 session, self.org_id, address, f"{self.batch_id}:{self.patient_id}"
             )
 
-    def _communication(
-        self, session: Session, channel: str, now: datetime, answer: sending.Answer
-    ) -> str:
-        comm_id = f"checkin-{secrets.token_hex(8)}"
-        values: dict[str, Any] = {
-            "id": comm_id,
-            "patient_id": self.patient_id,
-            "channel": channel,
-            "direction": "outbound",
-            "sent_at": now,
-            "provider_message_id": answer.message_id,
-        }
-        if not answer.accepted:
-            values["failed_at"] = now
-            values["failure_reason"] = answer.error
-        sent = {
-            COMMUNICATIONS.name: [records.Sent(comm_id, CommunicationIn.model_validate(values))]
-        }
-        records.upsert_records(
-            session, self.org_id, sent, loc_prefix=lambda kind, index: ("checkin", kind, index)
+
+@dataclass(frozen=True)
+class Attempt:
+    """A check-in as the outreach records keep it: sent (the provider's id), or refused."""
+
+    patient_id: str
+    channel: str
+    sent_at: datetime
+    message_id: str | None
+    failure: str | None = None
+
+
+def write_attempts(session: Session, org_id: str, attempts: Sequence[Attempt]) -> list[str]:
+    """The check-ins as outbound communications (through the records service: its checks,
+    derived state and audit), in one write; their ids."""
+    ids = [f"checkin-{secrets.token_hex(8)}" for _ in attempts]
+    sent = [
+        records.Sent(
+            comm_id,
+            CommunicationIn.model_validate(
+                {
+                    "id": comm_id,
+                    "patient_id": a.patient_id,
+                    "channel": a.channel,
+                    "direction": "outbound",
+                    "sent_at": a.sent_at,
+                    "provider_message_id": a.message_id,
+                    "failed_at": a.sent_at if a.failure is not None else None,
+                    "failure_reason": a.failure,
+                }
+            ),
         )
-        return comm_id
+        for comm_id, a in zip(ids, attempts, strict=True)
+    ]
+    records.upsert_records(
+        session,
+        org_id,
+        {COMMUNICATIONS.name: sent},
+        loc_prefix=lambda kind, index: ("checkin", kind, index),
+    )
+    return ids
+
+
+# Accepted messages are written as communications this many at a time: one records write
+# (and its derived state) for many messages, where one each took most of a send's time.
+RECORD_EVERY = 100
+
+
+def record_sent(sessions: sessionmaker[Session], org_id: str) -> int:
+    """Write the communications of the messages the providers accepted that have none yet
+    (a sender that stopped before writing them leaves them to the next): nothing sent is
+    missing from the outreach records for longer than a batch takes."""
+    written = 0
+    while True:
+        with sessions() as session:
+            found = repository.unrecorded(session, org_id, RECORD_EVERY)
+            if not found:
+                return written
+            ids = write_attempts(
+                session,
+                org_id,
+                [
+                    Attempt(m.patient_id, m.channel or "sms", m.sent_at or clock.now(),
+                            m.provider_message_id)
+                    for m in found
+                ],
+            )  # fmt: skip
+            for message, comm_id in zip(found, ids, strict=True):
+                message.communication_id = comm_id
+            session.commit()
+            written += len(found)
 
 
 # --- the uplift ---
