@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_demo import PG_ADMIN_URL, postgres_url, server_version, sqlite_url  # noqa: E402
+from tests.checkins.fake_providers import (  # noqa: E402
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    SENDGRID_KEY,
+    fake_providers,
+)
 
+from bench_demo import PG_ADMIN_URL, postgres_url, server_version, sqlite_url  # noqa: E402
 from reengage import clock  # noqa: E402
 from reengage.alerts.deliveries import Outbound  # noqa: E402
 from reengage.app import create_app  # noqa: E402
@@ -43,12 +49,6 @@ from reengage.domain import checkins as rules  # noqa: E402
 from reengage.jobs.catalog import BY_NAME, JOBS  # noqa: E402
 from reengage.jobs.scheduler import Context, Scheduler  # noqa: E402
 from reengage.orgs import service as orgs_service  # noqa: E402
-from tests.checkins.fake_providers import (  # noqa: E402
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    SENDGRID_KEY,
-    fake_providers,
-)
 
 ORG = "org_checkins"
 NOW = datetime(2026, 11, 3, 9, 5, tzinfo=UTC)  # a Tuesday, inside the default hours
