@@ -98,6 +98,8 @@ def run_database(kind: str, url: str, n: int) -> dict[str, Any]:
                 part = {k: v[start : start + 4000] for k, v in data.items()}
                 r = client.post(api + "/batch", json=part, headers=headers)
                 assert r.status_code == 200, r.text[:300]
+        r = client.patch(api + "/settings", json={"checkins_daily_cap": 100_000}, headers=headers)
+        assert r.status_code == 200, r.text
         r = client.post(
             api + "/checkins/campaigns",
             json={"booking_link": "https://b.example", "clinic_phone": "1",

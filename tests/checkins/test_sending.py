@@ -254,15 +254,35 @@ def test_provider_errors_are_retried_or_recorded_as_the_providers_document(
         assert "21211" in kept["r3"]["error"] and "HTTP 502" in kept["r6"]["error"]
         assert batch(client, org, prepared["id"], at)["state"] == "done"
 
+        # An unreachable number shows later, in Twilio's status callback (30006: landline or
+        # unreachable carrier): the communication fails, and nothing is sent again.
+        (r1,) = fake.to(numbers["r1"])
+        params = {"MessageSid": r1.message_id, "MessageStatus": "undelivered", "ErrorCode": "30006"}
+        url = f"http://testserver/hooks/v1/orgs/{org.id}/twilio/messages"
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+        with clock.frozen_at(at):
+            r = client.post(
+                f"/hooks/v1/orgs/{org.id}/twilio/messages",
+                data=params,
+                headers={"X-Twilio-Signature": signature},
+            )
+        assert r.status_code == 200 and r.json()["applied"] == 1, r.text
+        undelivered = _comm(engine, org.id, r1.message_id)
+        assert undelivered.failed_at == at and "30006" in (undelivered.failure_reason or "")
+        tried = len(fake.requests)
+        assert run(engine, fake, "checkins-send", org.id, at + timedelta(minutes=5)) == "idle"
+        assert len(fake.requests) == tried
+
     with make_sessionmaker(engine)() as session:
         failed = session.scalars(
             select(Communication).where(
                 Communication.org_id == org.id, Communication.failed_at.is_not(None)
             )
         ).all()
-        # The refused numbers are failed attempts (the list shows them as failed contact);
-        # the one that ran out of retries never reached a number, so is no attempt.
-        assert sorted(c.patient_id for c in failed) == ["r3", "r4"]
+        # The refused numbers are failed attempts (the list shows them as failed contact),
+        # and so is the undelivered one; the one that ran out of retries never reached a
+        # number, so is no attempt.
+        assert sorted(c.patient_id for c in failed) == ["r1", "r3", "r4"]
         consent = session.scalars(select(ConsentChange).where(ConsentChange.org_id == org.id)).all()
         assert [(c.patient_id, c.channel, c.change, c.source) for c in consent] == [
             ("r4", "sms", "opted_out", "twilio error 21610")
@@ -276,7 +296,7 @@ def test_provider_errors_are_retried_or_recorded_as_the_providers_document(
             headers=org.headers(),
         )
     assert listed.status_code == 200, listed.text
-    assert sorted(p["id"] for p in listed.json()["patients"]) == ["r3", "r4"]
+    assert sorted(p["id"] for p in listed.json()["patients"]) == ["r1", "r3", "r4"]
 
 
 def test_a_stop_during_the_batch_stops_that_patient_before_their_turn(
@@ -479,7 +499,7 @@ def test_a_dry_run_shows_the_batch_and_keeps_nothing(
             ("y1", "skip", "daily_cap"),
         ]
         assert found["messages"][0]["text"].startswith("Hi Avery, it's Test clinic")
-        assert found["reasons"]["daily_cap"] == "over the campaign's daily cap"
+        assert found["reasons"]["daily_cap"].startswith("over the daily cap")
         assert batches(client, org, cid) == []
         with make_sessionmaker(engine)() as session:
             assert repository.sent_counts(session, org.id, cid) == before == {}
@@ -516,3 +536,26 @@ def test_sending_logs_ids_never_the_patient_or_the_keys(
     for secret in ("+61400000911", "+61400000912", "gus.inventedname", "Inventedname",
                    "Hi Ida", SENDGRID_KEY, AUTH_TOKEN, "We haven't"):  # fmt: skip
         assert secret not in text, secret
+
+
+def test_the_org_s_daily_cap_holds_across_its_campaigns(
+    client: TestClient, engine: Engine, org: OrgFixture
+) -> None:
+    body: dict[str, list[Any]] = {"patients": [], "appointments": []}
+    for i in range(1, 6):
+        body["patients"].append(drifting(f"z{i}", TUESDAY, 20, phone=f"+6140000098{i}"))
+        body["appointments"].append(visit(f"z{i}", TUESDAY, 20))
+    with fake_providers() as fake:
+        wire(client, org)
+        load(client, org, TUESDAY - timedelta(hours=1), body)
+        r = client.patch(
+            org.url("/settings"), json={"checkins_daily_cap": 3}, headers=org.headers()
+        )
+        assert r.status_code == 200, r.text
+        first = campaign(client, org, holdout_pct=0, daily_cap=2, audience={"tiers": ["medium"]})
+        second = campaign(client, org, holdout_pct=0, audience={"tiers": ["medium"]})
+        assert run(engine, fake, "checkins-prepare", org.id, TUESDAY) == "ran"
+        counts = {cid: batches(client, org, cid)[0]["counts"] for cid in (first, second)}
+    # The first takes its own cap, 2; the second the org's last one; nobody twice.
+    assert counts[first] == {"send": 2, "holdout": 0, "skip": 3}
+    assert counts[second] == {"send": 1, "holdout": 0, "skip": 4}

@@ -57,6 +57,10 @@ def test_the_measured_uplift_holds_the_clinic_s_known_response(
     with fake_providers() as fake:
         wire(client, org)
         load(client, org, TUESDAY - timedelta(hours=1), body)
+        r = client.patch(
+            org.url("/settings"), json={"checkins_daily_cap": 10_000}, headers=org.headers()
+        )
+        assert r.status_code == 200, r.text
         cid = campaign(client, org, holdout_pct=HOLDOUT_PCT, daily_cap=10_000, approval="automatic")
         # A fixed salt (and the seed above) make the run repeatable; the service draws one
         # at random for a real campaign.

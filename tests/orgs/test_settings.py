@@ -19,6 +19,7 @@ DEFAULTS = {
     "attribution_window_days": 14,
     "benchmarks": {"industry_avg_contact_rate": 55.0, "industry_avg_conversion": 68.0},
     "weekly_contact_target": 25,
+    "checkins_daily_cap": 200,
     "kpis": {
         "period_days": 90,
         "baseline_start": None,

@@ -147,6 +147,22 @@ def last_staff_attempts(
     return found
 
 
+def sends_of_day(session: Session, org_id: str, day: date, except_campaign: str) -> int:
+    """Messages the org's other campaigns' batches of ``day`` send or have sent."""
+    b, m = CheckinBatch, CheckinMessage
+    batch_ids = select(b.id).where(
+        b.org_id == org_id, b.day == day, b.campaign_id != except_campaign
+    )
+    found = session.scalar(
+        select(func.count()).where(
+            m.org_id == org_id,
+            m.batch_id.in_(batch_ids),
+            m.state.in_(("pending", "sending", "sent")),
+        )
+    )
+    return int(found or 0)
+
+
 def add_batch(
     session: Session,
     batch_row: dict[str, Any],

@@ -151,8 +151,14 @@ def plan(session: Session, org_id: str, row: CheckinCampaign, now: datetime) -> 
     ]
     configured = providers.sending_configured(session, org_id)
     usable = [c for c in campaign.channels if configured[PROVIDER_OF[c]]]
+    # The org's cap, less what its other campaigns' batches of today already send.
+    room = settings.checkins_daily_cap - repository.sends_of_day(
+        session, org_id, local_day(session, org_id, now), row.id
+    )
     if usable:
-        deciding = campaign.model_copy(update={"channels": usable})
+        deciding = campaign.model_copy(
+            update={"channels": usable, "daily_cap": max(0, min(campaign.daily_cap, room))}
+        )
         decisions = rules.decide(deciding, row.salt, candidates, groups, now)
     else:
         decisions = [

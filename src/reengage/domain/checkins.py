@@ -42,7 +42,7 @@ SKIP_REASONS: dict[str, str] = {
     "no_contact_details": "no phone number or email address for the channels left",
     "checked_in_recently": f"checked in during the last {COOLDOWN_DAYS} days",
     "staff_contacted_recently": f"contacted by staff during the last {STAFF_QUIET_DAYS} days",
-    "daily_cap": "over the campaign's daily cap",
+    "daily_cap": "over the daily cap (the campaign's, or the org's for all its campaigns)",
     "not_configured": "the org has no sending settings for the campaign's channels",
     "opted_out_since": "opted out after the batch was prepared",
     "contacted_since": "contacted after the batch was prepared",

@@ -214,6 +214,8 @@ class OrgSettings(BaseModel):
     benchmarks: Benchmarks = Benchmarks()
     # How many patients the team can contact in a week: the size of this week's target.
     weekly_contact_target: DayCount = Field(25, ge=1, le=1000, strict=True)
+    # Check-ins of all the org's campaigns together, per day (each campaign has its own cap).
+    checkins_daily_cap: DayCount = Field(200, ge=1, le=100_000, strict=True)
     kpis: Kpis = Kpis()
     alerts: AlertRules = AlertRules()
     digest: Digest = Digest()

@@ -83,6 +83,7 @@ PATCH_SCHEMA = _object_of(
             )
         ),
         "weekly_contact_target": _nullable(_bounds(OrgSettings, "weekly_contact_target")),
+        "checkins_daily_cap": _nullable(_bounds(OrgSettings, "checkins_daily_cap")),
         "alerts": _nullable(ALERTS_PATCH_SCHEMA),
         "digest": _nullable(
             _object_of(
