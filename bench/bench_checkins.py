@@ -102,7 +102,7 @@ def run_database(kind: str, url: str, n: int) -> dict[str, Any]:
         assert r.status_code == 200, r.text
         r = client.post(
             api + "/checkins/campaigns",
-            json={"booking_link": "https://b.example", "clinic_phone": "1",
+            json={"booking_link": "https://b.example", "clinic_phone": "02 5550 1234",
                   "approval": "automatic", "daily_cap": 10_000},
             headers=headers,
         )  # fmt: skip

@@ -52,6 +52,8 @@ RULES = (
     (re.compile(r"templates\.(sms|email)\.(body|subject)"), "value_error", "placeholder"),
     (re.compile(r"templates\.(sms|email)\.(body|subject)"), "value_error", "unmatched"),
     (re.compile(r"body"), "value_error", "the templates use"),
+    (re.compile(r"booking_link"), "value_error", "http:// or https://"),
+    (re.compile(r"clinic_phone"), "value_error", "must be a phone number"),
 )
 ACCEPTED = {200, 201, 202, 401, 403, 404, 409, 429}
 

@@ -224,7 +224,7 @@ MATRIX.update(
         ("POST", f"{ORG}/checkins/campaigns"): (
             Call(
                 lambda role: "/checkins/campaigns",
-                lambda role: {"booking_link": "https://b.example", "clinic_phone": "1"},
+                lambda role: {"booking_link": "https://b.example", "clinic_phone": "02 5550 1234"},
             ),
             statuses(201, "admin"),
         ),

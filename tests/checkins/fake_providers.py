@@ -45,6 +45,7 @@ class Received:
     subject: str | None = None
     status_callback: str | None = None
     message_id: str = ""
+    unsubscribe_link: bool = False  # SendGrid's subscription tracking asked for
 
 
 @dataclass
@@ -194,10 +195,18 @@ def _handler(fake: FakeProviders) -> type[BaseHTTPRequestHandler]:
                 return
             message_id = secrets.token_urlsafe(16)
             text = next(c["value"] for c in body["content"] if c["type"] == "text/plain")
+            tracking = body.get("tracking_settings", {}).get("subscription_tracking", {})
             with fake.lock:
                 fake.accepted.append(
                     Received(
-                        "email", to, text, body["from"]["email"], body["subject"], None, message_id
+                        "email",
+                        to,
+                        text,
+                        body["from"]["email"],
+                        body["subject"],
+                        None,
+                        message_id,
+                        bool(tracking.get("enable")),
                     )
                 )
             self._reply(202, None, {"X-Message-Id": message_id})

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from twilio.request_validator import RequestValidator
 
 from reengage import clock
 from reengage.alerts.deliveries import Outbound
@@ -116,3 +117,17 @@ def batch(client: TestClient, org: OrgFixture, batch_id: str, at: datetime) -> d
 
 def by_patient(found: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m["patient_id"]: m for m in found["messages"]}
+
+
+def twilio_status(
+    client: TestClient, org: OrgFixture, sid: str, status: str, at: datetime, **extra: str
+) -> dict[str, Any]:
+    """Twilio's status callback for one message, signed as Twilio signs it."""
+    params = {"MessageSid": sid, "MessageStatus": status, **extra}
+    path = f"/hooks/v1/orgs/{org.id}/twilio/messages"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"http://testserver{path}", params)
+    with clock.frozen_at(at):
+        r = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert r.status_code == 200, r.text
+    found: dict[str, Any] = r.json()
+    return found

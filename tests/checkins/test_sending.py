@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from twilio.request_validator import RequestValidator
 
 from reengage import clock, logs
 from reengage.checkins import repository
@@ -35,6 +34,7 @@ from tests.checkins.helpers import (
     drifting,
     load,
     run,
+    twilio_status,
     visit,
     wire,
 )
@@ -153,6 +153,7 @@ def test_a_day_of_check_ins_reaches_the_right_patients_once(
         assert mia.status_callback == f"http://reengage.test/hooks/v1/orgs/{org.id}/twilio/messages"
         (eve,) = fake.to("e1@example.org")
         assert eve.subject == "How are you going, Eve?" and "Hi Eve," in eve.body
+        assert eve.unsubscribe_link  # SendGrid adds its unsubscribe link
 
         done = batch(client, org, prepared["id"], sent_at)
         assert done["state"] == "done"
@@ -166,17 +167,8 @@ def test_a_day_of_check_ins_reaches_the_right_patients_once(
         comm = _comm(engine, org.id, mia.message_id)
         assert (comm.patient_id, comm.channel, comm.direction) == ("m1", "sms", "outbound")
         assert comm.sent_at == sent_at and comm.delivered_at is None
-        params = {"MessageSid": mia.message_id, "MessageStatus": "delivered"}
-        url = f"http://testserver/hooks/v1/orgs/{org.id}/twilio/messages"
-        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
         delivered_at = sent_at + timedelta(seconds=20)
-        with clock.frozen_at(delivered_at):
-            r = client.post(
-                f"/hooks/v1/orgs/{org.id}/twilio/messages",
-                data=params,
-                headers={"X-Twilio-Signature": signature},
-            )
-        assert r.status_code == 200 and r.json()["applied"] == 1, r.text
+        assert twilio_status(client, org, mia.message_id, "delivered", delivered_at)["applied"] == 1
         assert _comm(engine, org.id, mia.message_id).delivered_at == delivered_at
 
         # The next day: those checked in wait their 7 days; nobody is messaged twice.
@@ -257,16 +249,8 @@ def test_provider_errors_are_retried_or_recorded_as_the_providers_document(
         # An unreachable number shows later, in Twilio's status callback (30006: landline or
         # unreachable carrier): the communication fails, and nothing is sent again.
         (r1,) = fake.to(numbers["r1"])
-        params = {"MessageSid": r1.message_id, "MessageStatus": "undelivered", "ErrorCode": "30006"}
-        url = f"http://testserver/hooks/v1/orgs/{org.id}/twilio/messages"
-        signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
-        with clock.frozen_at(at):
-            r = client.post(
-                f"/hooks/v1/orgs/{org.id}/twilio/messages",
-                data=params,
-                headers={"X-Twilio-Signature": signature},
-            )
-        assert r.status_code == 200 and r.json()["applied"] == 1, r.text
+        found = twilio_status(client, org, r1.message_id, "undelivered", at, ErrorCode="30006")
+        assert found["applied"] == 1
         undelivered = _comm(engine, org.id, r1.message_id)
         assert undelivered.failed_at == at and "30006" in (undelivered.failure_reason or "")
         tried = len(fake.requests)
@@ -453,7 +437,9 @@ def test_campaign_settings_are_checked_and_named(client: TestClient, org: OrgFix
     bad = [
         ({"templates": {"sms": {"body": "Hi {firstname}"}}}, "templates.sms.body",
          "unknown placeholder {firstname}"),
-        ({"booking_link": ""}, "body", "set booking_link"),
+        ({"booking_link": "", "clinic_phone": ""}, "body", "set booking_link, clinic_phone"),
+        ({"booking_link": "javascript:alert(1)"}, "booking_link", "http:// or https://"),
+        ({"clinic_phone": "call us"}, "clinic_phone", "must be a phone number"),
         ({"holdout_pct": 60}, "holdout_pct", "less than or equal to 50"),
         ({"schedule": {"start": "17:00", "end": "09:00"}}, "schedule", "start must be before end"),
         ({"schedule": {"days": ["monday"]}}, "schedule.days[0]", "mon"),
@@ -461,7 +447,7 @@ def test_campaign_settings_are_checked_and_named(client: TestClient, org: OrgFix
         ({"colour": "blue"}, "colour", "not permitted"),
     ]  # fmt: skip
     for body, field, reason in bad:
-        r = client.post(url, json={"clinic_phone": "1"} | body, headers=org.headers())
+        r = client.post(url, json={"clinic_phone": "02 5550 1234"} | body, headers=org.headers())
         assert r.status_code == 422, (body, r.text)
         found = problems(r)
         assert field in found and reason in found[field], (body, found)
@@ -559,3 +545,32 @@ def test_the_org_s_daily_cap_holds_across_its_campaigns(
     # The first takes its own cap, 2; the second the org's last one; nobody twice.
     assert counts[first] == {"send": 2, "holdout": 0, "skip": 3}
     assert counts[second] == {"send": 1, "holdout": 0, "skip": 4}
+
+
+def test_a_patient_held_out_by_one_campaign_is_messaged_by_none(
+    client: TestClient, engine: Engine, org: OrgFixture
+) -> None:
+    body: dict[str, list[Any]] = {"patients": [], "appointments": []}
+    for i in range(40):
+        body["patients"].append(drifting(f"w{i:02d}", TUESDAY, 20, phone=f"+614000010{i:02d}"))
+        body["appointments"].append(visit(f"w{i:02d}", TUESDAY, 20))
+    with fake_providers() as fake:
+        wire(client, org)
+        load(client, org, TUESDAY - timedelta(hours=1), body)
+        first = campaign(client, org, holdout_pct=50, name="First")
+        assert run(engine, fake, "checkins-prepare", org.id, TUESDAY) == "ran"
+        (prepared,) = batches(client, org, first)
+        held = {p for p, m in by_patient(batch(client, org, prepared["id"], TUESDAY)).items()
+                if m["outcome"] == "holdout"}  # fmt: skip
+        assert 5 < len(held) < 35
+        # The day's batch prepared and waiting: its preview shows the same batch again.
+        with clock.frozen_at(TUESDAY):
+            r = client.get(org.url(f"/checkins/campaigns/{first}/preview"), headers=org.headers())
+        assert r.json()["counts"] == prepared["counts"]
+        # A second campaign leaves the first one's comparison group alone.
+        second = campaign(client, org, holdout_pct=0, name="Second", audience={"tiers": ["medium"]})
+        with clock.frozen_at(TUESDAY):
+            r = client.get(org.url(f"/checkins/campaigns/{second}/preview"), headers=org.headers())
+        reasons = {m["patient_id"]: m["reason"] for m in r.json()["messages"]}
+        assert {p for p, why in reasons.items() if why == "held_out_elsewhere"} == held
+        assert {why for p, why in reasons.items() if p not in held} == {"checked_in_recently"}

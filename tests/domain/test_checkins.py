@@ -49,8 +49,8 @@ def test_a_batch_messages_only_those_it_may(
     held: set[int],
 ) -> None:
     campaign = rules.Campaign.model_validate(
-        {"daily_cap": cap, "holdout_pct": holdout, "channels": channels, "clinic_phone": "1",
-         "booking_link": "https://x.example"}
+        {"daily_cap": cap, "holdout_pct": holdout, "channels": channels,
+         "clinic_phone": "02 5550 1234", "booking_link": "https://x.example"}
     )  # fmt: skip
     groups = {c.patient_id: "holdout" for i, c in enumerate(people) if i in held}
     decisions = rules.decide(campaign, "salt", people, groups, NOW)
@@ -118,7 +118,7 @@ def test_an_sms_always_says_how_to_stop_them() -> None:
         {
             "templates": {"sms": {"body": "{first_name}: see you soon? Text STOP to stop."}},
             "booking_link": "https://b.example",
-            "clinic_phone": "1",
+            "clinic_phone": "02 5550 1234",
         }
     )
     assert rules.message(own, "sms", "Mia", "X").text == "Mia: see you soon? Text STOP to stop."

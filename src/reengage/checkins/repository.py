@@ -100,10 +100,11 @@ def groups(session: Session, org_id: str, campaign_id: str, ids: Sequence[str]) 
 
 
 def last_checkins(
-    session: Session, org_id: str, ids: Sequence[str], now: datetime
+    session: Session, org_id: str, ids: Sequence[str], now: datetime, campaign_id: str
 ) -> dict[str, datetime]:
     """Each patient's latest check-in of any campaign: its sending time, or ``now`` for one
-    not settled yet."""
+    of another campaign not settled yet (this campaign's own, unsent, is the batch a
+    preview is showing again)."""
     m = CheckinMessage
     found: dict[str, datetime] = {}
     for chunk in id_chunks(ids):
@@ -115,10 +116,32 @@ def last_checkins(
         found.update((pid, at) for pid, at in rows if at is not None)
         undecided = session.scalars(
             select(m.patient_id).where(
-                m.org_id == org_id, m.patient_id.in_(chunk), m.state.in_(UNDECIDED)
+                m.org_id == org_id,
+                m.patient_id.in_(chunk),
+                m.state.in_(UNDECIDED),
+                m.campaign_id != campaign_id,
             )
         )
         found.update((pid, now) for pid in undecided)
+    return found
+
+
+def held_out_elsewhere(
+    session: Session, org_id: str, campaign_id: str, ids: Sequence[str]
+) -> set[str]:
+    a = CheckinAssignment
+    found: set[str] = set()
+    for chunk in id_chunks(ids):
+        found.update(
+            session.scalars(
+                select(a.patient_id).where(
+                    a.org_id == org_id,
+                    a.campaign_id != campaign_id,
+                    a.group == "holdout",
+                    a.patient_id.in_(chunk),
+                )
+            )
+        )
     return found
 
 

@@ -128,7 +128,8 @@ def plan(session: Session, org_id: str, row: CheckinCampaign, now: datetime) -> 
     ]
     ids = [s.patient_id for s in chosen]
     patients = repository.patients(session, org_id, ids)
-    checked = repository.last_checkins(session, org_id, ids, now)
+    checked = repository.last_checkins(session, org_id, ids, now, row.id)
+    held_elsewhere = repository.held_out_elsewhere(session, org_id, row.id, ids)
     staff = repository.last_staff_attempts(
         session, org_id, ids, now - timedelta(days=rules.STAFF_QUIET_DAYS)
     )
@@ -145,6 +146,7 @@ def plan(session: Session, org_id: str, row: CheckinCampaign, now: datetime) -> 
             recommended_action=s.recommended_action,
             checked_in_at=checked.get(s.patient_id),
             staff_attempt_at=staff.get(s.patient_id),
+            held_out_elsewhere=s.patient_id in held_elsewhere,
         )
         for s in chosen
         if (p := patients.get(s.patient_id)) is not None

@@ -44,6 +44,7 @@ SKIP_REASONS: dict[str, str] = {
     "staff_contacted_recently": f"contacted by staff during the last {STAFF_QUIET_DAYS} days",
     "daily_cap": "over the daily cap (the campaign's, or the org's for all its campaigns)",
     "not_configured": "the org has no sending settings for the campaign's channels",
+    "held_out_elsewhere": "held out by another campaign: its comparison group gets nothing",
     "opted_out_since": "opted out after the batch was prepared",
     "contacted_since": "contacted after the batch was prepared",
     "window_closed": "the day's sending hours ended before this was sent",
@@ -224,6 +225,20 @@ class Campaign(BaseModel):
     # "staff": each day's batch waits for someone to approve it; "automatic": it goes.
     approval: Literal["staff", "automatic"] = "staff"
 
+    @field_validator("booking_link")
+    @classmethod
+    def _link(cls, value: str) -> str:
+        if value and (not _LINK.fullmatch(value)):
+            raise ValueError("must be an http:// or https:// address, without spaces")
+        return value
+
+    @field_validator("clinic_phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        if value and (not _PHONE.fullmatch(value) or sum(c.isdigit() for c in value) < 3):
+            raise ValueError("must be a phone number: digits, spaces, +, - and brackets")
+        return value
+
     @model_validator(mode="after")
     def _filled(self) -> Campaign:
         used = {
@@ -235,13 +250,22 @@ class Campaign(BaseModel):
             )
             for name in placeholders_in(text)
         }
-        for name, value in (
-            ("booking_link", self.booking_link),
-            ("clinic_phone", self.clinic_phone),
-        ):
-            if name in used and not value.strip():
-                raise ValueError(f"the templates use {{{name}}}: set {name}")
+        missing = [
+            name
+            for name, value in (
+                ("booking_link", self.booking_link),
+                ("clinic_phone", self.clinic_phone),
+            )
+            if name in used and not value.strip()
+        ]
+        if missing:
+            shown = " and ".join("{" + name + "}" for name in missing)
+            raise ValueError(f"the templates use {shown}: set {', '.join(missing)}")
         return self
+
+
+_LINK = re.compile(r"https?://[^\s/?#]+[^\s]*")
+_PHONE = re.compile(r"[0-9+()\- .]+")
 
 
 # --- who gets what ---
@@ -261,6 +285,7 @@ class Candidate:
     recommended_action: str
     checked_in_at: datetime | None  # the latest check-in of any campaign
     staff_attempt_at: datetime | None  # the latest outreach attempt not from a check-in
+    held_out_elsewhere: bool = False  # in another campaign's comparison group
 
 
 @dataclass(frozen=True)
@@ -279,6 +304,8 @@ def channel_for(campaign: Campaign, candidate: Candidate) -> str | None:
 
 
 def _blocked(campaign: Campaign, candidate: Candidate, now: datetime) -> str | None:
+    if candidate.held_out_elsewhere:
+        return "held_out_elsewhere"
     usable = [c for c in campaign.channels if c not in candidate.opt_outs]
     if not usable:
         return "opted_out"

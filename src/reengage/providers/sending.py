@@ -157,6 +157,9 @@ def send_email(
     )
     body: dict[str, Any] = mail.get()
     body["custom_args"] = custom_args
+    # SendGrid's own unsubscribe link; an unsubscribe comes back through the Event Webhook,
+    # which records the opt-out.
+    body["tracking_settings"] = {"subscription_tracking": {"enable": True}}
     try:
         response = client.client.mail.send.post(request_body=body, timeout=timeout)
     except sendgrid_errors.HTTPError as exc:
