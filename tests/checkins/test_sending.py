@@ -6,6 +6,8 @@ errors retried or not as the providers document them."""
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from reengage import clock, logs
 from reengage.checkins import repository
+from reengage.checkins import service as checkins_service
 from reengage.db.engine import make_sessionmaker
 from reengage.models import CheckinMessage, Communication, ConsentChange
 from reengage.providers import service as providers_service
@@ -574,3 +577,32 @@ def test_a_patient_held_out_by_one_campaign_is_messaged_by_none(
         reasons = {m["patient_id"]: m["reason"] for m in r.json()["messages"]}
         assert {p for p, why in reasons.items() if why == "held_out_elsewhere"} == held
         assert {why for p, why in reasons.items() if p not in held} == {"checked_in_recently"}
+
+
+def test_two_workers_preparing_at_once_make_one_batch(
+    client: TestClient, engine: Engine, org: OrgFixture
+) -> None:
+    """As two ``reengage worker`` processes would: each its own connection, at the same
+    instant; the org's write lock and the day's unique batch leave one."""
+    body = {
+        "patients": [drifting("x1", TUESDAY, 20, phone="+61400000991")],
+        "appointments": [visit("x1", TUESDAY, 20)],
+    }
+    with fake_providers():
+        wire(client, org)
+        load(client, org, TUESDAY - timedelta(hours=1), body)
+        cid = campaign(client, org, holdout_pct=0)
+    sessions = make_sessionmaker(engine)
+    start = threading.Barrier(2)
+
+    def prepare() -> list[str]:
+        with sessions() as session:
+            start.wait()
+            made = checkins_service.prepare(session, org.id, TUESDAY)
+            session.commit()
+            return made
+
+    with ThreadPoolExecutor(2) as pool:
+        made = [f.result() for f in [pool.submit(prepare), pool.submit(prepare)]]
+    assert sorted(len(m) for m in made) == [0, 1]
+    assert [b["id"] for b in batches(client, org, cid)] == [m for found in made for m in found]
