@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma list of words in endpoint names")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--filter", default="", help="only functions whose path has this")
     args = parser.parse_args()
     url = args.url.replace("postgresql://", "postgresql+psycopg://")
     engine = make_engine(url)
@@ -79,7 +80,8 @@ def main() -> None:
         profile.disable()
         mean = (time.perf_counter() - started) / args.runs * 1000
         out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(args.top)
+        stats = pstats.Stats(profile, stream=out).sort_stats("cumulative")
+        stats.print_stats(args.filter, args.top)
         print(f"## {name}: {mean:.1f} ms a request (profiled)\n{out.getvalue()}")
 
 
