@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from reengage.domain import risk
-from reengage.domain.settings import DayCount
+from reengage.domain.settings import DayCount, clock_time
 
 # At most one check-in per patient per this many days (whatever the campaign), and none to
 # a patient an outreach attempt not from a check-in (staff's call, SMS or email) reached in
@@ -79,17 +79,6 @@ def _template(value: str) -> str:
         raise ValueError(f"unknown placeholder {{{unknown[0]}}}: use {known}")
     if value.count("{") != value.count("}"):
         raise ValueError("has an unmatched { or }")
-    return value
-
-
-def _clock_time(value: str) -> str:
-    parts = value.split(":")
-    if (
-        len(parts) != 2
-        or not all(p.isdigit() and len(p) == 2 for p in parts)
-        or not (int(parts[0]) < 24 and int(parts[1]) < 60)
-    ):
-        raise ValueError("must be a local time, HH:MM (24-hour), such as '09:00'")
     return value
 
 
@@ -153,7 +142,7 @@ class Schedule(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _times(cls, value: str) -> str:
-        return _clock_time(value)
+        return clock_time(value, "09:00")
 
     @model_validator(mode="after")
     def _ordered(self) -> Schedule:

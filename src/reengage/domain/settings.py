@@ -159,6 +159,18 @@ class AlertRules(BaseModel):
 DIGEST_TIME = "07:30"
 
 
+def clock_time(value: str, example: str) -> str:
+    """``value`` if it is a local time, HH:MM (24-hour); the refusal shows ``example``."""
+    parts = value.split(":")
+    if (
+        len(parts) != 2
+        or not all(p.isdigit() and len(p) == 2 for p in parts)
+        or not (int(parts[0]) < 24 and int(parts[1]) < 60)
+    ):
+        raise ValueError(f"must be a local time, HH:MM (24-hour), such as '{example}'")
+    return value
+
+
 class Digest(BaseModel):
     """The daily email: to whom, and at what local time (the org's timezone)."""
 
@@ -171,14 +183,7 @@ class Digest(BaseModel):
     @field_validator("at")
     @classmethod
     def _clock_time(cls, value: str) -> str:
-        parts = value.split(":")
-        if (
-            len(parts) != 2
-            or not all(p.isdigit() and len(p) == 2 for p in parts)
-            or not (int(parts[0]) < 24 and int(parts[1]) < 60)
-        ):
-            raise ValueError("must be a local time, HH:MM (24-hour), such as '07:30'")
-        return value
+        return clock_time(value, DIGEST_TIME)
 
     @field_validator("recipients")
     @classmethod
